@@ -1,0 +1,181 @@
+"""Wire contracts of the Messages resource: the send request, its answer, message reads.
+
+Request Structs are lenient about values (enums are matched case-insensitively, limits are
+checked by the service so that every problem is reported at once); the limits are stated in
+the descriptions and constants here so the OpenAPI document and the checks agree.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from schemas.common import Pagination, Related, Tags
+
+MAX_RECIPIENTS = 10_000
+MAX_ADDRESSES = 10
+MAX_VARIABLES = 50
+MAX_TAGS = 10
+MAX_TAG_KEY = 128
+MAX_TAG_VALUE = 256
+MAX_TEXT = 1_600
+MAX_MEDIA = 10
+VALIDITY_MIN = 1
+VALIDITY_MAX = 36_000
+VALIDITY_DEFAULT = 36_000
+
+MessageStatus = Literal[
+    "SCHEDULED", "QUEUED", "SENT", "DELIVERED", "READ", "UNDELIVERED", "FAILED", "CANCELED"
+]
+RecipientChannel = Literal["PHONE", "WHATSAPP", "CONVERSATIONS"]
+SenderChannel = Literal["SMS", "WHATSAPP", "CONVERSATIONS"]
+
+
+class AddressIn(msgspec.Struct, kw_only=True):
+    address: Annotated[str, msgspec.Meta(description="E.164, e.g. +15558675310.")]
+    channel: Annotated[
+        str, msgspec.Meta(description="PHONE, WHATSAPP or CONVERSATIONS (any case).")
+    ]
+
+
+class RecipientIn(msgspec.Struct, kw_only=True):
+    """One recipient: `{address, channel}`, or `{addresses: [...]}` tried in order (fallback)."""
+
+    address: str | None = None
+    channel: str | None = None
+    addresses: (
+        Annotated[list[AddressIn], msgspec.Meta(description="1..10 addresses tried in order.")]
+        | None
+    ) = None
+    variables: (
+        Annotated[
+            dict[str, str],
+            msgspec.Meta(description="Template variables for this recipient, at most 50."),
+        ]
+        | None
+    ) = None
+
+
+class MediaIn(msgspec.Struct, kw_only=True):
+    url: Annotated[str, msgspec.Meta(description="An https URL.")]
+
+
+class ContentIn(msgspec.Struct, kw_only=True, rename="camel"):
+    text: (
+        Annotated[
+            str,
+            msgspec.Meta(description="Liquid template, at most 1,600 characters once rendered."),
+        ]
+        | None
+    ) = None
+    media: Annotated[list[MediaIn], msgspec.Meta(description="At most 10 items.")] | None = None
+    content_id: (
+        Annotated[str, msgspec.Meta(description="A provider content template (HX + 32 hex).")]
+        | None
+    ) = None
+
+
+class SenderIn(msgspec.Struct, kw_only=True, rename="camel"):
+    """`{address, channel}`, `{senderId}` or `{senderPoolId}`."""
+
+    address: str | None = None
+    channel: Annotated[str, msgspec.Meta(description="SMS, WHATSAPP or CONVERSATIONS.")] | None = (
+        None
+    )
+    sender_id: str | None = None
+    sender_pool_id: str | None = None
+
+
+class ScheduleIn(msgspec.Struct, kw_only=True, rename="camel"):
+    send_at: Annotated[
+        list[str],
+        msgspec.Meta(
+            description=(
+                "Exactly one RFC 3339 date-time. With an offset it is an instant; without one "
+                "it is a local time in each recipient's time zone."
+            )
+        ),
+    ]
+
+
+class SendMessagesRequest(msgspec.Struct, kw_only=True, rename="camel"):
+    to: Annotated[list[RecipientIn], msgspec.Meta(description="1..10,000 recipients.")]
+    content: ContentIn
+    from_: SenderIn | None = msgspec.field(default=None, name="from")
+    schedule: ScheduleIn | None = None
+    tags: (
+        Annotated[
+            Tags,
+            msgspec.Meta(description="At most 10 pairs; key <= 128, value <= 256 characters."),
+        ]
+        | None
+    ) = None
+    validity_period: (
+        Annotated[int, msgspec.Meta(description="Seconds, 1..36,000 (default 36,000).")] | None
+    ) = None
+    status_callback: str | None = None
+
+
+class SendMessagesAccepted(msgspec.Struct, rename="camel"):
+    operation_id: str
+    operation_location: str
+
+
+class AddressOut(msgspec.Struct):
+    address: str
+    channel: str
+
+
+class SenderOut(msgspec.Struct, rename="camel", omit_defaults=True):
+    address: str
+    channel: str
+    sender_id: str | None = None
+
+
+class ErrorDetail(msgspec.Struct, rename="camel"):
+    code: int
+    message: str
+    info_url: str
+
+
+class AttemptRead(msgspec.Struct, rename="camel"):
+    id: str
+    channel: str
+    from_: AddressOut = msgspec.field(name="from")
+    to: list[AddressOut]
+    status: str
+    attempted_at: str
+    updated_at: str
+    segments: int | None
+    error: ErrorDetail | None
+
+
+class MessageContentOut(msgspec.Struct, rename="camel", omit_defaults=True):
+    text: str | None = None
+    media: list[MediaIn] | None = None
+    content_id: str | None = None
+
+
+class MessageRead(msgspec.Struct, rename="camel"):
+    id: str
+    operation_id: str
+    from_: SenderOut | None = msgspec.field(name="from")
+    to: list[AddressOut]
+    status: MessageStatus
+    related: list[Related]
+    tags: Tags
+    scheduled_for: str | None
+    created_at: str
+    updated_at: str
+    deleted_at: str | None
+
+
+class MessageDetail(MessageRead, rename="camel"):
+    content: MessageContentOut | None
+    attempts: list[AttemptRead]
+
+
+class MessagesPage(msgspec.Struct):
+    messages: list[MessageRead]
+    pagination: Pagination

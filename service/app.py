@@ -1,0 +1,196 @@
+"""The composition root of the API process: create_app(settings) builds everything."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from litestar import Litestar, Request, Response, Router
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Server
+
+from schemas.errors import ErrorBody, ErrorItem
+from service import db, logs, queue
+from service.accounts.logic import CredentialCache
+from service.auth import require_account
+from service.callbacks.routes import CallbacksController
+from service.clock import Clock, system_clock
+from service.errors import (
+    CODE_BODY_TOO_LARGE,
+    CODE_INTERNAL,
+    CODE_INVALID_FIELD,
+    ApiError,
+    NotFound,
+    Problem,
+    info_url,
+)
+from service.health.routes import healthz, readyz
+from service.messages.routes import MessagesController
+from service.operations.routes import OperationsController
+from service.settings import Settings
+from service.state import AppState
+
+log = structlog.get_logger(__name__)
+
+API_CONTROLLERS = [MessagesController, OperationsController]
+
+
+def error_response(status_code: int, problems: list[Problem], headers: dict[str, str] | None = None
+                   ) -> Response[ErrorBody]:
+    body = ErrorBody(
+        errors=[ErrorItem(p.code, p.message, info_url(p.code), p.context) for p in problems]
+    )
+    return Response(body, status_code=status_code, headers=headers or {})
+
+
+def _api_error(_: Request, exc: ApiError) -> Response[ErrorBody]:  # type: ignore[type-arg]
+    return error_response(exc.status_code, exc.problems, exc.headers)
+
+
+_MSGSPEC_PATH = re.compile(r" - at `(\$[^`]*)`$")
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def _validation_error(_: Request, exc: ValidationException) -> Response[ErrorBody]:  # type: ignore[type-arg]
+    """Litestar's decode/parameter errors in the API.md error body, with JSON paths."""
+    problems: list[Problem] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message") or exc.detail)
+        key, source = item.get("key"), item.get("source")
+        match = _MSGSPEC_PATH.search(message)
+        context: str | None
+        if match:
+            context, message = match.group(1), message[: match.start()]
+        elif key and key != "data":
+            context = f"$.{key}"
+        else:
+            context = "$" if source == "body" or key == "data" else None
+        missing = _MISSING_FIELD.search(message)
+        if missing and context is not None:
+            context = f"{context}.{missing.group(1)}"
+        problems.append(Problem(CODE_INVALID_FIELD, message, context))
+    if not problems:
+        problems.append(Problem(CODE_INVALID_FIELD, _plain_detail(exc.detail), None))
+    return error_response(400, problems)
+
+
+def _plain_detail(detail: str) -> str:
+    # Litestar's detail may repeat the decoder's text; keep it short and free of internals.
+    return detail.split("\n", 1)[0][:300] or "Invalid request"
+
+
+def _http_error(_: Request, exc: HTTPException) -> Response[ErrorBody]:  # type: ignore[type-arg]
+    status = exc.status_code
+    if status == 404:
+        return error_response(404, NotFound().problems)
+    if status == 413:
+        return error_response(413, [Problem(CODE_BODY_TOO_LARGE, "Request body too large")])
+    if status == 401:
+        return error_response(401, [Problem(20003, "Authentication failed")])
+    code = CODE_INVALID_FIELD if 400 <= status < 500 else CODE_INTERNAL
+    message = _plain_detail(str(exc.detail)) if status < 500 else "Internal error"
+    return error_response(status, [Problem(code, message)], dict(exc.headers or {}))
+
+
+def _internal_error(request: Request, exc: Exception) -> Response[ErrorBody]:  # type: ignore[type-arg]
+    log.exception("unhandled error", path=request.url.path, exc_info=exc)
+    return error_response(500, [Problem(CODE_INTERNAL, "Internal error")])
+
+
+def api_router(path: str, *, include_in_schema: bool) -> Router:
+    return Router(
+        path=path,
+        route_handlers=API_CONTROLLERS,
+        guards=[require_account],
+        include_in_schema=include_in_schema,
+        security=[{"basicAuth": []}],
+    )
+
+
+def openapi_config(settings: Settings) -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="comms",
+        version="1.0.0",
+        description=(
+            "Bulk messaging over SMS/MMS, WhatsApp and Twilio Conversations, mirroring Twilio's "
+            "Communications API. Every route is also served under /preview."
+        ),
+        servers=[Server(url=settings.public_base_url.rstrip("/"))],
+        components=Components(
+            security_schemes={
+                "basicAuth": SecurityScheme(
+                    type="http",
+                    scheme="basic",
+                    description="AccountSid:AuthToken or ApiKeySid:ApiKeySecret",
+                )
+            }
+        ),
+        path="/schema",
+        render_plugins=[JsonRenderPlugin()],
+        use_handler_docstrings=False,
+        create_examples=False,
+    )
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await db.create_pool(
+            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        )
+        redis = await queue.connect(settings.redis_url)
+        app.state.comms = AppState(
+            settings=settings,
+            pool=pool,
+            redis=redis,
+            credentials=CredentialCache(),
+            clock=clock,
+        )
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await pool.close()
+
+    def provide_state(request: Request) -> AppState:  # type: ignore[type-arg]
+        state: AppState = request.app.state.comms
+        return state
+
+    exception_handlers: dict[Any, Any] = {
+        ApiError: _api_error,
+        ValidationException: _validation_error,
+        HTTPException: _http_error,
+        Exception: _internal_error,
+    }
+    logs.configure(settings)
+    return Litestar(
+        route_handlers=[
+            api_router("/v1", include_in_schema=True),
+            api_router("/preview", include_in_schema=False),
+            CallbacksController,
+            healthz,
+            readyz,
+        ],
+        dependencies={"comms": Provide(provide_state, sync_to_thread=False)},
+        exception_handlers=exception_handlers,
+        lifespan=[lifespan],
+        openapi_config=openapi_config(settings),
+        request_max_body_size=settings.max_body_bytes,
+        on_app_init=[_no_debug],
+        debug=False,
+    )
+
+
+def _no_debug(config: AppConfig) -> AppConfig:
+    config.debug = False
+    return config

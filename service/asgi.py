@@ -1,0 +1,14 @@
+"""ASGI entry point for servers: `granian --interface asgi --factory service.asgi:app`."""
+
+from __future__ import annotations
+
+import os
+
+from litestar import Litestar
+
+from service.app import create_app
+from service.settings import load_settings
+
+
+def app() -> Litestar:
+    return create_app(load_settings(os.environ))

@@ -1,0 +1,45 @@
+"""Provider callbacks: no Basic auth; the X-Twilio-Signature proves the sender."""
+
+from __future__ import annotations
+
+from litestar.di import NamedDependency
+from litestar import Controller, Request, Response, post
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from service.callbacks import logic
+from service.callbacks.signature import is_valid_signature
+from service.errors import ApiError
+from service.state import AppState
+
+
+class BadSignature(ApiError):
+    """The X-Twilio-Signature header does not match the request."""
+
+    status_code = 403
+    code = 20403
+
+
+async def signed_form(request: Request, comms: NamedDependency[AppState]) -> dict[str, str]:  # type: ignore[type-arg]
+    """The form parameters, once the signature over our public URL has been checked."""
+    form = await request.form()
+    params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    url = comms.settings.callbacks_url + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    signature = request.headers.get("x-twilio-signature")
+    if not is_valid_signature(comms.settings.provider_auth_token, url, params, signature):
+        raise BadSignature()
+    return dict(params)
+
+
+class CallbacksController(Controller):
+    path = "/callbacks/twilio"
+    include_in_schema = False
+
+    @post("/messages/status", status_code=HTTP_204_NO_CONTENT)
+    async def message_status(self, request: Request, comms: NamedDependency[AppState]) -> Response[None]:  # type: ignore[type-arg]
+        form = await signed_form(request, comms)
+        await logic.apply_status_callback(
+            comms.pool, form, request.query_params.get("attemptId"), comms.clock()
+        )
+        return Response(None, status_code=HTTP_204_NO_CONTENT)

@@ -1,0 +1,86 @@
+-- name: claim_due
+-- Claims a batch of due messages by pushing their due time forward by a lease: a worker that
+-- dies mid-batch leaves them due again when the lease ends. SKIP LOCKED lets many workers
+-- claim side by side without waiting on each other; messages_due_idx serves the scan.
+WITH due AS (
+    SELECT id FROM messages
+    WHERE due_at <= $1 AND ($2::uuid IS NULL OR operation_id = $2)
+    ORDER BY due_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE messages m
+SET due_at = $4,
+    status = CASE WHEN m.status = 'SCHEDULED' THEN 'QUEUED' ELSE m.status END,
+    updated_at = $1
+FROM due
+WHERE m.id = due.id
+RETURNING m.id, m.operation_id, m.account_sid, m.channel, m.address, m.variables,
+          m.scheduled_for, m.created_at;
+
+-- name: load_operations
+SELECT id, content, sender, tags, validity_period FROM operations WHERE id = ANY($1::uuid[]);
+
+-- name: start_operations
+UPDATE operations SET status = 'PROCESSING', updated_at = $2
+WHERE id = ANY($1::uuid[]) AND status = 'SCHEDULED';
+
+-- name: earlier_attempts
+-- Every earlier attempt of the claimed messages (usually none): those with a provider sid
+-- reached the provider, SUBMITTING ones may have (the worker stopped mid-call), the others
+-- count the transient failures so far.
+SELECT id, message_id, status, provider_sid, from_address, to_address, attempted_at
+FROM attempts
+WHERE message_id = ANY($1::uuid[]);
+
+-- name: record_submitting
+-- Written before any provider call, in one statement for the whole batch.
+INSERT INTO attempts (id, message_id, operation_id, account_sid, channel, from_address,
+                      to_address, status, segments, encoding, attempted_at, updated_at)
+SELECT a.id, a.message_id, a.operation_id, a.account_sid, a.channel, a.from_address,
+       a.to_address, 'SUBMITTING', a.segments, a.encoding, $10, $10
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::int[], $9::text[])
+     AS a(id, message_id, operation_id, account_sid, channel, from_address, to_address,
+          segments, encoding);
+
+-- name: store_rendered
+UPDATE messages m SET content = r.content, tags = r.tags
+FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[]) AS r(id, content, tags)
+WHERE m.id = r.id;
+
+-- name: record_outcomes
+-- One statement for the batch. Attempts leave SUBMITTING only (a receipt may already have
+-- moved them further); messages end FAILED on a permanent failure, are due again at next_due
+-- after a transient one, and are simply no longer due once handed over.
+WITH o AS (
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[],
+                         $6::text[], $7::timestamptz[], $8::bool[])
+        AS o(attempt_id, message_id, provider_sid, status, error_code, error_message,
+             next_due, ends_message)
+), moved AS (
+    UPDATE attempts t
+    SET provider_sid = coalesce(t.provider_sid, o.provider_sid),
+        status = CASE WHEN t.status = 'SUBMITTING' THEN o.status ELSE t.status END,
+        error_code = coalesce(t.error_code, o.error_code),
+        error_message = coalesce(t.error_message, o.error_message),
+        updated_at = $9
+    FROM o
+    WHERE t.id = o.attempt_id
+)
+UPDATE messages m
+SET due_at = o.next_due,
+    status = CASE WHEN o.ends_message AND m.status IN ('SCHEDULED', 'QUEUED')
+                  THEN 'FAILED' ELSE m.status END,
+    error_code = CASE WHEN o.ends_message THEN o.error_code ELSE m.error_code END,
+    error_message = CASE WHEN o.ends_message THEN o.error_message ELSE m.error_message END,
+    updated_at = $9
+FROM o
+WHERE m.id = o.message_id;
+
+-- name: complete_operations
+-- Run after the batch's outcomes are committed: the last worker to finish an operation's
+-- messages sees every other worker's committed work and completes it.
+UPDATE operations o SET status = 'COMPLETED', updated_at = $2
+WHERE o.id = ANY($1::uuid[]) AND o.status = 'PROCESSING'
+  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.operation_id = o.id AND m.due_at IS NOT NULL);

@@ -1,0 +1,160 @@
+"""The send queue in PostgreSQL: claiming due messages and recording what became of them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from service import sql
+
+Q = sql.load(__file__)
+
+
+class ClaimedMessage(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    operation_id: uuid.UUID
+    account_sid: str
+    channel: str
+    address: str
+    variables: dict[str, str] | None
+    scheduled_for: datetime | None
+    created_at: datetime
+
+
+class OperationPlan(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    content: dict[str, Any]
+    sender: dict[str, Any]
+    tags: dict[str, str]
+    validity_period: int
+
+
+class EarlierAttempt(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    message_id: uuid.UUID
+    status: str
+    provider_sid: str | None
+    from_address: str
+    to_address: str
+    attempted_at: datetime
+
+
+class NewAttempt(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    message_id: uuid.UUID
+    operation_id: uuid.UUID
+    account_sid: str
+    channel: str
+    from_address: str
+    to_address: str
+    segments: int | None
+    encoding: str | None
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """What became of one message in a batch (with or without a provider attempt)."""
+
+    message_id: uuid.UUID
+    attempt_id: uuid.UUID | None
+    provider_sid: str | None
+    status: str
+    error_code: int | None
+    error_message: str | None
+    next_due: datetime | None
+    ends_message: bool
+
+
+async def claim_due(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    limit: int,
+    operation_id: uuid.UUID | None = None,
+) -> list[ClaimedMessage]:
+    rows = await conn.fetch(Q.claim_due, now, operation_id, limit, lease_until)
+    return [ClaimedMessage(**dict(row)) for row in rows]
+
+
+async def load_operations(
+    conn: asyncpg.Pool | asyncpg.Connection, operation_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, OperationPlan]:
+    rows = await conn.fetch(Q.load_operations, list(operation_ids))
+    return {row["id"]: OperationPlan(**dict(row)) for row in rows}
+
+
+async def start_operations(
+    conn: asyncpg.Pool | asyncpg.Connection, operation_ids: Sequence[uuid.UUID], now: datetime
+) -> None:
+    await conn.execute(Q.start_operations, list(operation_ids), now)
+
+
+async def earlier_attempts(
+    conn: asyncpg.Pool | asyncpg.Connection, message_ids: Sequence[uuid.UUID]
+) -> list[EarlierAttempt]:
+    rows = await conn.fetch(Q.earlier_attempts, list(message_ids))
+    return [EarlierAttempt(**dict(row)) for row in rows]
+
+
+async def record_submitting(
+    conn: asyncpg.Pool | asyncpg.Connection, attempts: Sequence[NewAttempt], now: datetime
+) -> None:
+    if not attempts:
+        return
+    await conn.execute(
+        Q.record_submitting,
+        [a.id for a in attempts],
+        [a.message_id for a in attempts],
+        [a.operation_id for a in attempts],
+        [a.account_sid for a in attempts],
+        [a.channel for a in attempts],
+        [a.from_address for a in attempts],
+        [a.to_address for a in attempts],
+        [a.segments for a in attempts],
+        [a.encoding for a in attempts],
+        now,
+    )
+
+
+async def store_rendered(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    rendered: Sequence[tuple[uuid.UUID, dict[str, Any], dict[str, str] | None]],
+) -> None:
+    if not rendered:
+        return
+    await conn.execute(
+        Q.store_rendered,
+        [r[0] for r in rendered],
+        [r[1] for r in rendered],
+        [r[2] for r in rendered],
+    )
+
+
+async def record_outcomes(
+    conn: asyncpg.Pool | asyncpg.Connection, outcomes: Sequence[Outcome], now: datetime
+) -> None:
+    if not outcomes:
+        return
+    await conn.execute(
+        Q.record_outcomes,
+        [o.attempt_id for o in outcomes],
+        [o.message_id for o in outcomes],
+        [o.provider_sid for o in outcomes],
+        [o.status for o in outcomes],
+        [o.error_code for o in outcomes],
+        [o.error_message for o in outcomes],
+        [o.next_due for o in outcomes],
+        [o.ends_message for o in outcomes],
+        now,
+    )
+
+
+async def complete_operations(
+    conn: asyncpg.Pool | asyncpg.Connection, operation_ids: Sequence[uuid.UUID], now: datetime
+) -> None:
+    await conn.execute(Q.complete_operations, list(operation_ids), now)

@@ -1,0 +1,114 @@
+"""The error tree: every error the API answers with, each with a stable code and message.
+
+One handler (service/app.py) renders them as the API.md error body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INFO_URL = "https://www.twilio.com/docs/api/errors/{code}"
+
+# Codes of our own (no Twilio code fits); listed in the OpenAPI document.
+CODE_INVALID_FIELD = 90001
+CODE_INVALID_PAGE_TOKEN = 90002
+CODE_BODY_TOO_LARGE = 90003
+CODE_INTERNAL = 90500
+CODE_UNAVAILABLE = 90503
+
+OWN_CODES: dict[int, str] = {
+    CODE_INVALID_FIELD: "A field is missing, of the wrong type or out of range.",
+    CODE_INVALID_PAGE_TOKEN: "The page token is malformed.",
+    CODE_BODY_TOO_LARGE: "The request body is larger than the configured limit.",
+    CODE_INTERNAL: "Internal error.",
+    CODE_UNAVAILABLE: "A backing service is unavailable; retry after the Retry-After delay.",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One entry of an error body."""
+
+    code: int
+    message: str
+    context: str | None = None
+
+
+class ApiError(Exception):
+    """Internal error."""
+
+    status_code = 500
+    code = CODE_INTERNAL
+    headers: dict[str, str] = {}  # noqa: RUF012
+
+    def __init__(self, message: str | None = None, *, context: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        self.context = context
+        super().__init__(self.message)
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [Problem(self.code, self.message, self.context)]
+
+
+class ValidationFailed(ApiError):
+    """The request is invalid."""
+
+    status_code = 400
+    MAX_PROBLEMS = 100
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems[0].message if problems else None)
+        self._problems = problems[: self.MAX_PROBLEMS]
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self._problems
+
+
+class InvalidPageToken(ApiError):
+    """The page token is malformed."""
+
+    status_code = 400
+    code = CODE_INVALID_PAGE_TOKEN
+
+
+class Unauthorized(ApiError):
+    """Authentication failed: the credentials are missing or wrong."""
+
+    status_code = 401
+    code = 20003
+    headers = {"WWW-Authenticate": 'Basic realm="comms"'}  # noqa: RUF012
+
+
+class NotFound(ApiError):
+    """The resource was not found."""
+
+    status_code = 404
+    code = 20404
+
+
+class CannotCancel(ApiError):
+    """Nothing in this operation is left to cancel."""
+
+    status_code = 409
+    code = 30409
+
+
+class BodyTooLarge(ApiError):
+    """The request body is larger than the configured limit."""
+
+    status_code = 413
+    code = CODE_BODY_TOO_LARGE
+
+
+class Unavailable(ApiError):
+    """A backing service is unavailable; retry later."""
+
+    status_code = 503
+    code = CODE_UNAVAILABLE
+    headers = {"Retry-After": "1"}  # noqa: RUF012
+
+
+def info_url(code: int) -> str:
+    return INFO_URL.format(code=code)

@@ -1,0 +1,195 @@
+"""Sending (accepting an operation) and reading messages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from schemas import messages as wire
+from schemas.common import Pagination, Related
+from service import ids
+from service.clock import rfc3339, rfc3339_or_none
+from service.errors import CODE_INVALID_FIELD, NotFound, Problem, ValidationFailed
+from service.messages import phone, store
+from service.messages.validation import SendPlan, plan_send
+from service.pagination import decode_token, trim_page
+
+Enqueue = Callable[[uuid.UUID], Awaitable[None]]
+
+
+async def accept_send(
+    pool: asyncpg.Pool,
+    *,
+    account_sid: str,
+    request: wire.SendMessagesRequest,
+    now: datetime,
+) -> tuple[uuid.UUID, bool]:
+    """Store the operation and all its messages; return its id and whether any is due now.
+
+    The caller enqueues the dispatch after this returns (after commit): a lost enqueue only
+    delays sending until the worker's periodic claim finds the due messages.
+    """
+    plan, problems = plan_send(request, now)
+    if problems:
+        raise ValidationFailed(problems)
+    operation_id = ids.uuid7()
+    message_ids = ids.uuid7_batch(len(plan.recipients))
+    records, due_now = _message_records(plan, operation_id, account_sid, message_ids, now)
+    async with pool.acquire() as conn, conn.transaction():
+        await store.insert_operation(
+            conn,
+            operation_id=operation_id,
+            account_sid=account_sid,
+            status="SCHEDULED" if plan.schedule else "PROCESSING",
+            tags=plan.tags,
+            content=plan.content,
+            sender=plan.sender,
+            validity_period=plan.validity_period,
+            total=len(records),
+            now=now,
+        )
+        await store.copy_messages(conn, records)
+    return operation_id, due_now
+
+
+def _message_records(
+    plan: SendPlan,
+    operation_id: uuid.UUID,
+    account_sid: str,
+    message_ids: list[uuid.UUID],
+    now: datetime,
+) -> tuple[list[tuple[Any, ...]], bool]:
+    records: list[tuple[Any, ...]] = []
+    due_now = False
+    schedule = plan.schedule
+    for message_id, recipient in zip(message_ids, plan.recipients, strict=True):
+        if schedule is None:
+            status, scheduled_for, due_at = "QUEUED", None, now
+        else:
+            if schedule.instant is not None:
+                scheduled_for = schedule.instant
+            else:
+                assert schedule.local is not None
+                zone = phone.time_zone_of(recipient.address)
+                scheduled_for = schedule.local.replace(tzinfo=zone).astimezone(UTC)
+            status, due_at = "SCHEDULED", max(scheduled_for, now)
+        due_now = due_now or due_at <= now
+        records.append(
+            (message_id, operation_id, account_sid, recipient.position, recipient.channel,
+             recipient.address, recipient.variables, status, scheduled_for, due_at, now, now)
+        )
+    return records, due_now
+
+
+# Reading -------------------------------------------------------------------------------------
+
+def operation_url(base_url: str, operation_id: uuid.UUID) -> str:
+    return f"{base_url}/v1/Messages/Operations/{ids.encode(ids.OPERATION, operation_id)}"
+
+
+def _sender_out(sender: dict[str, Any]) -> wire.SenderOut | None:
+    if not sender.get("address"):
+        return None
+    return wire.SenderOut(address=sender["address"], channel=sender["channel"])
+
+
+def present_message(row: store.MessageRow, base_url: str) -> wire.MessageRead:
+    return wire.MessageRead(**_message_fields(row, base_url))
+
+
+def _message_fields(row: store.MessageRow, base_url: str) -> dict[str, Any]:
+    operation = ids.encode(ids.OPERATION, row.operation_id)
+    return {
+        "id": ids.encode(ids.MESSAGE, row.id),
+        "operation_id": operation,
+        "from_": _sender_out(row.sender),
+        "to": [wire.AddressOut(address=row.address, channel=row.channel)],
+        "status": row.status,
+        "related": [
+            Related(name="OPERATION", id=operation, uri=operation_url(base_url, row.operation_id))
+        ],
+        "tags": row.tags,
+        "scheduled_for": rfc3339_or_none(row.scheduled_for),
+        "created_at": rfc3339(row.created_at),
+        "updated_at": rfc3339(row.updated_at),
+        "deleted_at": rfc3339_or_none(row.deleted_at),
+    }
+
+
+def present_attempt(row: store.AttemptRow) -> wire.AttemptRead:
+    error = None
+    if row.error_code is not None:
+        error = wire.ErrorDetail(
+            code=row.error_code,
+            message=row.error_message or "",
+            info_url=f"https://www.twilio.com/docs/api/errors/{row.error_code}",
+        )
+    to_channel = {"SMS": "PHONE"}.get(row.channel, row.channel)
+    return wire.AttemptRead(
+        id=row.provider_sid or ids.encode(ids.ATTEMPT, row.id),
+        channel=row.channel,
+        from_=wire.AddressOut(address=row.from_address, channel=row.channel),
+        to=[wire.AddressOut(address=row.to_address, channel=to_channel)],
+        status="QUEUED" if row.status == "SUBMITTING" else row.status,
+        attempted_at=rfc3339(row.attempted_at),
+        updated_at=rfc3339(row.updated_at),
+        segments=row.segments,
+        error=error,
+    )
+
+
+async def get_message(
+    pool: asyncpg.Pool, *, account_sid: str, message_id: str, base_url: str
+) -> wire.MessageDetail:
+    key = ids.decode(ids.MESSAGE, message_id)
+    row = await store.get_message(pool, key, account_sid) if key else None
+    if row is None:
+        raise NotFound()
+    attempts = await store.list_attempts(pool, row.id)
+    content = row.content
+    return wire.MessageDetail(
+        **_message_fields(row, base_url),
+        content=wire.MessageContentOut(
+            text=content.get("text"),
+            media=[wire.MediaIn(url=m["url"]) for m in content["media"]]
+            if content.get("media") else None,
+            content_id=content.get("contentId"),
+        ) if content else None,
+        attempts=[present_attempt(a) for a in attempts],
+    )
+
+
+async def list_messages(
+    pool: asyncpg.Pool,
+    *,
+    account_sid: str,
+    operation_id: str | None,
+    page_size: int,
+    page_token: str | None,
+    base_url: str,
+) -> wire.MessagesPage:
+    start = decode_token(page_token)
+    operation_key = None
+    if operation_id is not None:
+        operation_key = ids.decode(ids.OPERATION, operation_id)
+        if operation_key is None:
+            raise ValidationFailed(
+                [_bad_query("operationId is not an operation id", "$.operationId")]
+            )
+    rows = await store.list_messages(
+        pool, account_sid=account_sid, operation_id=operation_key, after=start,
+        limit=page_size + 1,
+    )
+    page, next_token, self_token = trim_page(rows, page_size, start, lambda r: r.id)
+    return wire.MessagesPage(
+        messages=[present_message(r, base_url) for r in page],
+        pagination=Pagination(next=next_token, self=self_token),
+    )
+
+
+def _bad_query(message: str, context: str) -> Problem:
+    return Problem(CODE_INVALID_FIELD, message, context)

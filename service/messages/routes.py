@@ -1,0 +1,100 @@
+"""HTTP routes of the Messages resource (thin: decode, one logic call, encode)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from litestar.di import NamedDependency
+from litestar import Controller, Request, Response, get, post
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from schemas.common import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from schemas.messages import MessageDetail, MessagesPage, SendMessagesAccepted, SendMessagesRequest
+from service import ids, queue
+from service.auth import account_sid_of
+from service.messages import logic
+from service.state import AppState
+
+log = structlog.get_logger(__name__)
+
+PageSizeParam = Annotated[
+    int,
+    QueryParameter(name="pageSize", ge=1, le=PAGE_SIZE_MAX, description="Items per page, 1..1000."),
+]
+PageTokenParam = Annotated[
+    str | None, QueryParameter(name="pageToken", description="A `pagination.next` or `self` token.")
+]
+
+
+class MessagesController(Controller):
+    path = "/Messages"
+    tags = ["Messages"]  # noqa: RUF012
+
+    @post(
+        "/",
+        status_code=202,
+        operation_id="SendMessages",
+        summary="Send messages to up to 10,000 recipients",
+        description="Validates and stores the operation and its messages, then answers 202; "
+        "sending happens in workers.",
+    )
+    async def send(
+        self, request: Request, data: JSONBody[SendMessagesRequest], comms: NamedDependency[AppState]
+    ) -> Response[SendMessagesAccepted]:
+        account_sid = account_sid_of(request)
+        operation_id, due_now = await logic.accept_send(
+            comms.pool, account_sid=account_sid, request=data, now=comms.clock()
+        )
+        if due_now:
+            try:
+                await queue.enqueue_dispatch(comms.redis, operation_id)
+            except (OSError, ConnectionError) as exc:
+                # Stored already: the worker's periodic claim sends it even without this job.
+                log.warning("dispatch enqueue failed", error=repr(exc))
+        location = logic.operation_url(comms.base_url, operation_id)
+        operation = ids.encode(ids.OPERATION, operation_id)
+        return Response(
+            SendMessagesAccepted(operation_id=operation, operation_location=location),
+            status_code=202,
+            headers={
+                "Location": location,
+                "operation-location": location,
+                "operation-id": operation,
+                "resource-location": f"{comms.base_url}/v1/Messages?operationId={operation}",
+            },
+        )
+
+    @get("/", operation_id="ListMessages", summary="List messages, newest first")
+    async def list_messages(
+        self,
+        request: Request,
+        comms: NamedDependency[AppState],
+        operation_id: Annotated[
+            str | None, QueryParameter(name="operationId", description="Messages of one operation.")
+        ] = None,
+        page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
+        page_token: PageTokenParam = None,
+    ) -> MessagesPage:
+        return await logic.list_messages(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            operation_id=operation_id,
+            page_size=page_size,
+            page_token=page_token,
+            base_url=comms.base_url,
+        )
+
+    @get("/{messageId:str}", operation_id="FetchMessage", summary="Fetch a message")
+    async def fetch(
+        self,
+        request: Request,
+        comms: NamedDependency[AppState],
+        messageId: Annotated[str, PathParameter(description="comms_message_…")],  # noqa: N803
+    ) -> MessageDetail:
+        return await logic.get_message(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            message_id=messageId,
+            base_url=comms.base_url,
+        )

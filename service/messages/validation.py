@@ -1,0 +1,298 @@
+"""Semantic checks of a send request, collecting every problem with its JSON path."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas import messages as wire
+from service import ids
+from service.errors import CODE_INVALID_FIELD, Problem
+from service.messages import phone, templates
+
+# Which recipient channel a sender channel can reach.
+_SENDER_REACHES = {"SMS": "PHONE", "WHATSAPP": "WHATSAPP", "CONVERSATIONS": "CONVERSATIONS"}
+RECIPIENT_CHANNELS = frozenset(_SENDER_REACHES.values())
+SENDER_CHANNELS = frozenset(_SENDER_REACHES)
+# Channels whose sending is built; the others are refused at the door, not accepted and lost.
+AVAILABLE_SENDER_CHANNELS = frozenset({"SMS"})
+
+_CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+SCHEDULE_PAST_TOLERANCE = timedelta(seconds=60)
+SCHEDULE_HORIZON = timedelta(days=35)
+
+CODE_TO_REQUIRED = 21604
+CODE_INVALID_TO = 21211
+CODE_INVALID_FROM = 21212
+CODE_FROM_REQUIRED = 21603
+CODE_BODY_REQUIRED = 21602
+CODE_BODY_TOO_LONG = 21617
+CODE_TOO_MANY_MEDIA = 21623
+CODE_SCHEDULE_TOO_SOON = 35114
+CODE_SCHEDULE_TOO_LATE = 35115
+
+
+@dataclass(frozen=True)
+class PlannedRecipient:
+    position: int
+    channel: str
+    address: str
+    variables: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An instant, or a wall-clock time applied in each recipient's own time zone."""
+
+    instant: datetime | None
+    local: datetime | None
+
+
+@dataclass
+class SendPlan:
+    recipients: list[PlannedRecipient]
+    content: dict[str, Any]
+    sender: dict[str, str]
+    tags: dict[str, str]
+    validity_period: int
+    schedule: Schedule | None
+
+
+@dataclass
+class _Collector:
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, code: int, message: str, context: str | None) -> None:
+        self.problems.append(Problem(code, message, context))
+
+
+def plan_send(request: wire.SendMessagesRequest, now: datetime) -> tuple[SendPlan, list[Problem]]:
+    """Check everything about the request; the plan is usable only when no problem is found."""
+    errors = _Collector()
+    sender = _check_sender(request.from_, errors)
+    recipients = _check_recipients(request.to, sender, errors)
+    content = _check_content(request.content, errors)
+    tags = _check_tags(request.tags, errors)
+    validity = request.validity_period
+    if validity is None:
+        validity = wire.VALIDITY_DEFAULT
+    elif not wire.VALIDITY_MIN <= validity <= wire.VALIDITY_MAX:
+        errors.add(
+            CODE_INVALID_FIELD,
+            f"validityPeriod must be between {wire.VALIDITY_MIN} and {wire.VALIDITY_MAX} seconds",
+            "$.validityPeriod",
+        )
+    schedule = _check_schedule(request.schedule, now, errors)
+    plan = SendPlan(recipients, content, sender, tags, validity, schedule)
+    return plan, errors.problems
+
+
+def _check_sender(sender: wire.SenderIn | None, errors: _Collector) -> dict[str, str]:
+    if sender is None:
+        errors.add(
+            CODE_FROM_REQUIRED,
+            "'from' is required: this account has no default sender pool",
+            "$.from",
+        )
+        return {}
+    if sender.sender_id is not None or sender.sender_pool_id is not None:
+        which = "senderId" if sender.sender_id is not None else "senderPoolId"
+        prefix = ids.SENDER if which == "senderId" else ids.SENDER_POOL
+        value = sender.sender_id or sender.sender_pool_id or ""
+        # No sender resources are registered in this deployment yet, so no id can match.
+        message = f"Unknown {which}" if ids.decode(prefix, value) else f"Malformed {which}"
+        errors.add(CODE_INVALID_FIELD, message, f"$.from.{which}")
+        return {}
+    channel = (sender.channel or "").upper()
+    if channel not in SENDER_CHANNELS:
+        errors.add(
+            CODE_INVALID_FIELD,
+            "from.channel must be one of SMS, WHATSAPP, CONVERSATIONS",
+            "$.from.channel",
+        )
+    elif channel not in AVAILABLE_SENDER_CHANNELS:
+        errors.add(
+            CODE_INVALID_FIELD,
+            f"from.channel {channel} is not available on this deployment",
+            "$.from.channel",
+        )
+    address = sender.address or ""
+    bare = address.removeprefix("whatsapp:") if channel == "WHATSAPP" else address
+    if not address:
+        errors.add(CODE_FROM_REQUIRED, "from.address is required", "$.from.address")
+    elif not phone.is_possible_e164(bare):
+        errors.add(CODE_INVALID_FROM, "Invalid 'From' phone number", "$.from.address")
+    return {"address": bare, "channel": channel}
+
+
+def _check_recipients(
+    recipients: list[wire.RecipientIn], sender: dict[str, str], errors: _Collector
+) -> list[PlannedRecipient]:
+    if not recipients:
+        errors.add(CODE_TO_REQUIRED, "'to' must list at least one recipient", "$.to")
+        return []
+    if len(recipients) > wire.MAX_RECIPIENTS:
+        errors.add(
+            CODE_INVALID_FIELD,
+            f"'to' lists {len(recipients)} recipients; at most {wire.MAX_RECIPIENTS} are allowed",
+            "$.to",
+        )
+        return []
+    reachable = _SENDER_REACHES.get(sender.get("channel", ""))
+    planned: list[PlannedRecipient] = []
+    for position, recipient in enumerate(recipients):
+        path = f"$.to[{position}]"
+        if recipient.addresses is not None:
+            # Several addresses tried in order need more than one channel's sender.
+            errors.add(
+                CODE_INVALID_FIELD,
+                "recipients with several addresses need a sender pool (not available yet)",
+                f"{path}.addresses",
+            )
+            continue
+        channel = (recipient.channel or "").upper()
+        address = recipient.address or ""
+        if channel not in RECIPIENT_CHANNELS:
+            errors.add(
+                CODE_INVALID_FIELD,
+                "channel must be one of PHONE, WHATSAPP, CONVERSATIONS",
+                f"{path}.channel",
+            )
+        elif reachable is not None and channel != reachable:
+            errors.add(
+                CODE_INVALID_FIELD,
+                f"a {sender['channel']} sender cannot reach a {channel} recipient",
+                f"{path}.channel",
+            )
+        if channel == "WHATSAPP":
+            address = address.removeprefix("whatsapp:")
+        if not address:
+            errors.add(CODE_INVALID_TO, "Invalid 'To' phone number: address is required",
+                       f"{path}.address")
+        elif not phone.is_possible_e164(address):
+            errors.add(CODE_INVALID_TO, "Invalid 'To' phone number", f"{path}.address")
+        variables = recipient.variables
+        if variables is not None and len(variables) > wire.MAX_VARIABLES:
+            errors.add(
+                CODE_INVALID_FIELD,
+                f"variables may hold at most {wire.MAX_VARIABLES} keys",
+                f"{path}.variables",
+            )
+        planned.append(PlannedRecipient(position, channel, address, variables or None))
+        if len(errors.problems) >= 100:
+            break
+    return planned
+
+
+def _check_content(content: wire.ContentIn, errors: _Collector) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if content.text is None and not content.media and content.content_id is None:
+        errors.add(CODE_BODY_REQUIRED, "content needs text, media or contentId", "$.content")
+    if content.text is not None:
+        try:
+            templates.compile_template(content.text)
+        except templates.TemplateSyntaxError as exc:
+            errors.add(CODE_INVALID_FIELD, f"template syntax error: {exc}", "$.content.text")
+        else:
+            if not templates.is_template(content.text) and len(content.text) > wire.MAX_TEXT:
+                errors.add(
+                    CODE_BODY_TOO_LONG,
+                    f"text is longer than {wire.MAX_TEXT} characters",
+                    "$.content.text",
+                )
+        out["text"] = content.text
+    if content.media is not None:
+        if len(content.media) > wire.MAX_MEDIA:
+            errors.add(
+                CODE_TOO_MANY_MEDIA,
+                f"at most {wire.MAX_MEDIA} media items are allowed",
+                "$.content.media",
+            )
+        for index, item in enumerate(content.media):
+            if not item.url.startswith("https://") or len(item.url) <= len("https://"):
+                errors.add(
+                    CODE_INVALID_FIELD, "media url must be an https URL",
+                    f"$.content.media[{index}].url",
+                )
+        out["media"] = [{"url": item.url} for item in content.media]
+    if content.content_id is not None:
+        if not _CONTENT_SID.match(content.content_id):
+            errors.add(
+                CODE_INVALID_FIELD, "contentId must be HX followed by 32 hex digits",
+                "$.content.contentId",
+            )
+        out["contentId"] = content.content_id
+    return out
+
+
+def _check_tags(tags: dict[str, str] | None, errors: _Collector) -> dict[str, str]:
+    if not tags:
+        return {}
+    if len(tags) > wire.MAX_TAGS:
+        errors.add(CODE_INVALID_FIELD, f"at most {wire.MAX_TAGS} tags are allowed", "$.tags")
+    for key, value in tags.items():
+        if not key or len(key) > wire.MAX_TAG_KEY:
+            errors.add(
+                CODE_INVALID_FIELD, f"tag keys must be 1..{wire.MAX_TAG_KEY} characters",
+                f"$.tags.{key}",
+            )
+        if len(value) > wire.MAX_TAG_VALUE:
+            errors.add(
+                CODE_INVALID_FIELD, f"tag values must be at most {wire.MAX_TAG_VALUE} characters",
+                f"$.tags.{key}",
+            )
+        try:
+            templates.compile_template(value)
+        except templates.TemplateSyntaxError as exc:
+            errors.add(CODE_INVALID_FIELD, f"template syntax error: {exc}", f"$.tags.{key}")
+    return dict(tags)
+
+
+def parse_datetime(text: str) -> datetime | None:
+    """RFC 3339 date-time; naive when the text has no offset."""
+    if "T" not in text and "t" not in text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+
+
+def _check_schedule(
+    schedule: wire.ScheduleIn | None, now: datetime, errors: _Collector
+) -> Schedule | None:
+    if schedule is None:
+        return None
+    if len(schedule.send_at) != 1:
+        errors.add(
+            CODE_INVALID_FIELD, "schedule.sendAt must hold exactly one date-time",
+            "$.schedule.sendAt",
+        )
+        return None
+    when = parse_datetime(schedule.send_at[0])
+    if when is None:
+        errors.add(
+            CODE_INVALID_FIELD, "schedule.sendAt[0] is not an RFC 3339 date-time",
+            "$.schedule.sendAt[0]",
+        )
+        return None
+    if when.tzinfo is None:
+        # A local time: its instant differs per recipient by at most ±14 h from UTC.
+        earliest = when.replace(tzinfo=UTC) - timedelta(hours=14)
+        latest = when.replace(tzinfo=UTC) + timedelta(hours=14)
+        result = Schedule(instant=None, local=when)
+    else:
+        earliest = latest = when.astimezone(UTC)
+        result = Schedule(instant=earliest, local=None)
+    if latest < now - SCHEDULE_PAST_TOLERANCE:
+        errors.add(
+            CODE_SCHEDULE_TOO_SOON, "schedule.sendAt is in the past", "$.schedule.sendAt[0]"
+        )
+    elif earliest > now + SCHEDULE_HORIZON:
+        errors.add(
+            CODE_SCHEDULE_TOO_LATE, "schedule.sendAt is more than 35 days ahead",
+            "$.schedule.sendAt[0]",
+        )
+    return result

@@ -1,0 +1,77 @@
+"""Every setting, read once from the environment into one frozen value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+DEFAULT_PROVIDER_ACCOUNT_SID = "AC" + "a" * 32
+DEFAULT_PROVIDER_AUTH_TOKEN = "sandbox-auth-token"
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str
+    redis_url: str
+    public_base_url: str = "http://127.0.0.1:8000"
+    api_port: int = 8000
+    environment: str = "development"
+    # The provider (Twilio or the sandbox).
+    provider_base_url: str = "http://127.0.0.1:8010"
+    provider_account_sid: str = DEFAULT_PROVIDER_ACCOUNT_SID
+    provider_auth_token: str = DEFAULT_PROVIDER_AUTH_TOKEN
+    provider_timeout_s: float = 10.0
+    provider_max_connections: int = 256
+    provider_concurrency: int = 64
+    # Where provider callbacks reach us; defaults to public_base_url.
+    callback_base_url: str = ""
+    max_body_bytes: int = 8 * 1024 * 1024
+    send_batch_size: int = 500
+    claim_lease_s: int = 60
+    retention_days: int = 7
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "INFO"
+
+    @property
+    def callbacks_url(self) -> str:
+        return (self.callback_base_url or self.public_base_url).rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+_ENV_NAMES: dict[str, str] = {name.upper(): name for name in Settings.__struct_fields__}
+
+
+def load_settings(environ: Mapping[str, str], *, dev_root: Path | None = None) -> Settings:
+    """Build Settings from environment variables named like the fields, upper-cased.
+
+    When DATABASE_URL / REDIS_URL are unset and dev_root is given, the servers recorded under
+    dev_root (started by `make run`) are used.
+    """
+    values: dict[str, object] = {}
+    for env_name, field in _ENV_NAMES.items():
+        if env_name in environ and environ[env_name] != "":
+            values[field] = environ[env_name]
+    if dev_root is not None:
+        from service import devstack
+
+        if "database_url" not in values:
+            values["database_url"] = devstack.start_postgres(dev_root).url
+        if "redis_url" not in values:
+            values["redis_url"] = devstack.start_redis(dev_root).url
+    for required in ("database_url", "redis_url"):
+        if required not in values:
+            raise SettingsError(f"{required.upper()} must be set")
+    try:
+        return msgspec.convert(values, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid setting: {exc}") from exc

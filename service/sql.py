@@ -1,0 +1,39 @@
+"""Named SQL queries: each aggregate keeps its SQL in one queries.sql file.
+
+A query starts with a line `-- name: query_name`; comments inside it stay with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class Queries:
+    def __init__(self, path: Path) -> None:
+        self._queries: dict[str, str] = {}
+        name: str | None = None
+        lines: list[str] = []
+        for line in path.read_text().splitlines():
+            if line.startswith("-- name:"):
+                if name:
+                    self._queries[name] = "\n".join(lines).strip()
+                name = line.removeprefix("-- name:").strip()
+                lines = []
+            elif name:
+                lines.append(line)
+        if name:
+            self._queries[name] = "\n".join(lines).strip()
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._queries[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def names(self) -> list[str]:
+        return list(self._queries)
+
+
+def load(module_file: str) -> Queries:
+    """The queries.sql beside the given module."""
+    return Queries(Path(module_file).with_name("queries.sql"))

@@ -1,0 +1,25 @@
+"""What handlers share, built in the app's lifespan and reached through dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+from arq.connections import ArqRedis
+
+from service.accounts.logic import CredentialCache
+from service.clock import Clock
+from service.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    pool: asyncpg.Pool
+    redis: ArqRedis
+    credentials: CredentialCache
+    clock: Clock
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.public_base_url.rstrip("/")

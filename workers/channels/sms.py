@@ -1,0 +1,158 @@
+"""SMS and MMS through Twilio's Messages API (2010-04-01), or the sandbox imitating it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+import httpx
+import msgspec
+
+from service.callbacks.statuses import PROVIDER_TO_ATTEMPT
+from workers.channels.base import SendRequest, SendResult
+
+_TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+class _TwilioError(msgspec.Struct):
+    code: int | None = None
+    message: str | None = None
+
+
+class _TwilioMessage(msgspec.Struct):
+    sid: str
+    status: str
+    error_code: int | None = None
+    error_message: str | None = None
+
+
+class _TwilioPage(msgspec.Struct):
+    messages: list[_TwilioListed]
+    next_page_uri: str | None = None
+
+
+class _TwilioListed(msgspec.Struct):
+    sid: str
+    body: str | None = None
+    date_created: str | None = None
+
+
+class MessagesApiChannel:
+    """Sends with `POST /2010-04-01/Accounts/{sid}/Messages.json` on a shared client."""
+
+    name = "SMS"
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        base_url: str,
+        account_sid: str,
+        auth_token: str,
+        status_callback_url: str,
+    ) -> None:
+        self._client = client
+        self._base = base_url.rstrip("/")
+        self._account = account_sid
+        self._auth = httpx.BasicAuth(account_sid, auth_token)
+        self._callback = status_callback_url
+
+    @property
+    def _messages_url(self) -> str:
+        return f"{self._base}/2010-04-01/Accounts/{self._account}/Messages.json"
+
+    async def send(self, request: SendRequest) -> SendResult:
+        form: list[tuple[str, str]] = [("To", request.to), ("From", request.from_)]
+        if request.body is not None:
+            form.append(("Body", request.body))
+        form.extend(("MediaUrl", url) for url in request.media_urls)
+        if request.content_sid:
+            form.append(("ContentSid", request.content_sid))
+            if request.content_variables:
+                variables = msgspec.json.encode(request.content_variables).decode()
+                form.append(("ContentVariables", variables))
+        if request.validity_period is not None:
+            form.append(("ValidityPeriod", str(request.validity_period)))
+        form.append(("StatusCallback", f"{self._callback}?attemptId={request.attempt_id.hex}"))
+        try:
+            response = await self._client.post(self._messages_url, data=form, auth=self._auth)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Nothing reached the provider.
+            return SendResult(verdict="TRANSIENT", error_message=f"connection failed: {exc!r}")
+        except httpx.TransportError as exc:
+            # The request may have arrived; only the provider can tell.
+            return SendResult(verdict="UNKNOWN", error_message=f"no answer: {exc!r}")
+        return _classify(response)
+
+    async def find_submitted(
+        self, *, to: str, from_: str, since: datetime, body: str | None
+    ) -> str | None:
+        params: dict[str, str] | None = {
+            "To": to,
+            "From": from_,
+            "DateSent>": (since - timedelta(days=1)).strftime("%Y-%m-%d"),
+            "PageSize": "100",
+        }
+        url = self._messages_url
+        for _ in range(20):
+            response = await self._client.get(url, params=params, auth=self._auth)
+            response.raise_for_status()
+            page = msgspec.json.decode(response.content, type=_TwilioPage)
+            for listed in page.messages:
+                created = _parse_rfc2822(listed.date_created)
+                if (body is None or listed.body == body) and (
+                    created is None or created >= since - timedelta(seconds=5)
+                ):
+                    return listed.sid
+            if not page.next_page_uri:
+                return None
+            url, params = f"{self._base}{page.next_page_uri}", None
+        return None
+
+
+def _parse_rfc2822(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _classify(response: httpx.Response) -> SendResult:
+    if response.status_code in (200, 201):
+        try:
+            message = msgspec.json.decode(response.content, type=_TwilioMessage)
+        except msgspec.DecodeError:
+            return SendResult(verdict="UNKNOWN", error_message="unreadable provider answer")
+        status = PROVIDER_TO_ATTEMPT.get(message.status, "QUEUED")
+        if status == "FAILED":
+            return SendResult(
+                verdict="PERMANENT", provider_sid=message.sid, status="FAILED",
+                error_code=message.error_code, error_message=message.error_message,
+            )
+        return SendResult(verdict="ACCEPTED", provider_sid=message.sid, status=status)
+    try:
+        error = msgspec.json.decode(response.content, type=_TwilioError)
+    except msgspec.DecodeError:
+        error = _TwilioError()
+    code = error.code or response.status_code
+    message_text = error.message or f"provider answered HTTP {response.status_code}"
+    if response.status_code in _TRANSIENT_STATUS:
+        return SendResult(
+            verdict="TRANSIENT", status="FAILED", error_code=code, error_message=message_text,
+            retry_after_s=_retry_after(response),
+        )
+    return SendResult(
+        verdict="PERMANENT", status="FAILED", error_code=code, error_message=message_text
+    )

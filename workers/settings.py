@@ -1,0 +1,96 @@
+"""The arq worker: one WorkerSettings, shared clients in the worker context."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import httpx
+import msgspec
+import structlog
+from arq import cron
+from httpx_aiohttp import HttpxAiohttpClient
+
+from schemas.jobs import DispatchOperation
+from service import db, logs, queue
+from service.clock import system_clock
+from service.settings import Settings, load_settings
+from workers.channels.sms import MessagesApiChannel
+from workers.dispatch import Dispatcher
+
+log = structlog.get_logger(__name__)
+
+
+def provider_client(settings: Settings) -> httpx.AsyncClient:
+    """The one client for provider calls: httpx's API over aiohttp's faster connection pool."""
+    return HttpxAiohttpClient(
+        timeout=httpx.Timeout(settings.provider_timeout_s, connect=5.0),
+        limits=httpx.Limits(
+            max_connections=settings.provider_max_connections,
+            max_keepalive_connections=settings.provider_max_connections,
+        ),
+    )
+
+
+def build_dispatcher(
+    settings: Settings, pool: Any, client: httpx.AsyncClient, clock: Any = system_clock
+) -> Dispatcher:
+    sms = MessagesApiChannel(
+        client,
+        base_url=settings.provider_base_url,
+        account_sid=settings.provider_account_sid,
+        auth_token=settings.provider_auth_token,
+        status_callback_url=f"{settings.callbacks_url}/callbacks/twilio/messages/status",
+    )
+    return Dispatcher(
+        pool=pool,
+        channels={"SMS": sms},
+        clock=clock,
+        batch_size=settings.send_batch_size,
+        lease_s=settings.claim_lease_s,
+        concurrency=settings.provider_concurrency,
+    )
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.get("settings") or load_settings(os.environ)
+    logs.configure(settings)
+    ctx["settings"] = settings
+    ctx["pool"] = await db.create_pool(
+        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
+    ctx["http"] = provider_client(settings)
+    ctx["dispatcher"] = build_dispatcher(
+        settings, ctx["pool"], ctx["http"], ctx.get("clock") or system_clock
+    )
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await ctx["http"].aclose()
+    await ctx["pool"].close()
+
+
+async def dispatch_operation(ctx: dict[str, Any], payload: dict[str, Any]) -> int:
+    job = msgspec.convert(payload, DispatchOperation)
+    dispatcher: Dispatcher = ctx["dispatcher"]
+    return await dispatcher.run(uuid.UUID(job.operation_id))
+
+
+async def send_due(ctx: dict[str, Any]) -> int:
+    """Every second: whatever is due (scheduled, retries, expired leases, lost enqueues)."""
+    dispatcher: Dispatcher = ctx["dispatcher"]
+    return await dispatcher.run()
+
+
+class WorkerSettings:
+    functions = [dispatch_operation]  # noqa: RUF012
+    cron_jobs = [cron(send_due, second=set(range(60)), unique=True, run_at_startup=True)]  # noqa: RUF012
+    on_startup = startup
+    on_shutdown = shutdown
+    job_serializer = staticmethod(queue.serialize_job)
+    job_deserializer = staticmethod(queue.deserialize_job)
+    max_jobs = 20
+    poll_delay = 0.1
+    # The Redis location comes from the environment at start (see workers/__main__.py).
+    redis_settings = None
