@@ -12,7 +12,14 @@ from schemas.jobs import DispatchOperation
 
 DISPATCH_JOB = "dispatch_operation"
 
-_encoder = msgspec.msgpack.Encoder()
+def _fallback(value: Any) -> Any:
+    # arq stores a failed job's exception as its result; keep its text, not the object.
+    if isinstance(value, BaseException):
+        return repr(value)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+_encoder = msgspec.msgpack.Encoder(enc_hook=_fallback)
 _decoder = msgspec.msgpack.Decoder()
 
 

@@ -62,18 +62,19 @@ class MessagesApiChannel:
         return f"{self._base}/2010-04-01/Accounts/{self._account}/Messages.json"
 
     async def send(self, request: SendRequest) -> SendResult:
-        form: list[tuple[str, str]] = [("To", request.to), ("From", request.from_)]
+        form: dict[str, str | list[str]] = {"To": request.to, "From": request.from_}
         if request.body is not None:
-            form.append(("Body", request.body))
-        form.extend(("MediaUrl", url) for url in request.media_urls)
+            form["Body"] = request.body
+        if request.media_urls:
+            form["MediaUrl"] = request.media_urls
         if request.content_sid:
-            form.append(("ContentSid", request.content_sid))
+            form["ContentSid"] = request.content_sid
             if request.content_variables:
                 variables = msgspec.json.encode(request.content_variables).decode()
-                form.append(("ContentVariables", variables))
+                form["ContentVariables"] = variables
         if request.validity_period is not None:
-            form.append(("ValidityPeriod", str(request.validity_period)))
-        form.append(("StatusCallback", f"{self._callback}?attemptId={request.attempt_id.hex}"))
+            form["ValidityPeriod"] = str(request.validity_period)
+        form["StatusCallback"] = f"{self._callback}?attemptId={request.attempt_id.hex}"
         try:
             response = await self._client.post(self._messages_url, data=form, auth=self._auth)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
