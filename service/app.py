@@ -42,15 +42,16 @@ log = structlog.get_logger(__name__)
 API_CONTROLLERS = [MessagesController, OperationsController]
 
 
-def error_response(status_code: int, problems: list[Problem], headers: dict[str, str] | None = None
-                   ) -> Response[ErrorBody]:
+def error_response(
+    status_code: int, problems: list[Problem], headers: dict[str, str] | None = None
+) -> Response[ErrorBody]:
     body = ErrorBody(
         errors=[ErrorItem(p.code, p.message, info_url(p.code), p.context) for p in problems]
     )
     return Response(body, status_code=status_code, headers=headers or {})
 
 
-def _api_error(_: Request, exc: ApiError) -> Response[ErrorBody]:  # type: ignore[type-arg]
+def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[ErrorBody]:
     return error_response(exc.status_code, exc.problems, exc.headers)
 
 
@@ -58,7 +59,7 @@ _MSGSPEC_PATH = re.compile(r" - at `(\$[^`]*)`$")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 
 
-def _validation_error(_: Request, exc: ValidationException) -> Response[ErrorBody]:  # type: ignore[type-arg]
+def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
     """Litestar's decode/parameter errors in the API.md error body, with JSON paths."""
     problems: list[Problem] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
@@ -89,7 +90,7 @@ def _plain_detail(detail: str) -> str:
     return detail.split("\n", 1)[0][:300] or "Invalid request"
 
 
-def _http_error(_: Request, exc: HTTPException) -> Response[ErrorBody]:  # type: ignore[type-arg]
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     status = exc.status_code
     if status == 404:
         return error_response(404, NotFound().problems)
@@ -102,7 +103,7 @@ def _http_error(_: Request, exc: HTTPException) -> Response[ErrorBody]:  # type:
     return error_response(status, [Problem(code, message)], dict(exc.headers or {}))
 
 
-def _internal_error(request: Request, exc: Exception) -> Response[ErrorBody]:  # type: ignore[type-arg]
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error", path=request.url.path, exc_info=exc)
     return error_response(500, [Problem(CODE_INTERNAL, "Internal error")])
 
@@ -162,7 +163,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             await redis.aclose()
             await pool.close()
 
-    def provide_state(request: Request) -> AppState:  # type: ignore[type-arg]
+    def provide_state(request: Request[Any, Any, Any]) -> AppState:
         state: AppState = request.app.state.comms
         return state
 

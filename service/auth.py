@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
@@ -10,7 +12,9 @@ from service.errors import Unauthorized
 from service.state import AppState
 
 
-async def require_account(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+async def require_account(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     state: AppState = connection.app.state.comms
     account_sid = await authenticate(
         state.pool, state.credentials, connection.headers.get("authorization")
@@ -20,6 +24,6 @@ async def require_account(connection: ASGIConnection, _: BaseRouteHandler) -> No
     connection.scope["state"]["account_sid"] = account_sid
 
 
-def account_sid_of(connection: ASGIConnection) -> str:  # type: ignore[type-arg]
+def account_sid_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     sid: str = connection.scope["state"]["account_sid"]
     return sid

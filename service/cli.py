@@ -53,13 +53,20 @@ def _print_credentials(creds: accounts.NewCredentials, as_json: bool) -> None:
     print("(the secret is shown only now; it is stored hashed)")
 
 
-def write_openapi(path: Path) -> None:
+def openapi_document() -> str:
+    """The app's OpenAPI document as stable, sorted JSON text (what openapi/ holds)."""
+    from litestar.serialization import encode_json
+
     from service.app import create_app
 
     app = create_app(Settings(database_url="postgresql://unused", redis_url="redis://unused"))
-    schema = app.openapi_schema.to_schema()
+    schema = json.loads(encode_json(app.openapi_schema.to_schema()))
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_openapi(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+    path.write_text(openapi_document())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ recorded next to their data, and a second process (the CLI in another terminal) 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -115,9 +116,19 @@ def start_postgres(root: Path) -> RunningServer:
         _prepare_for_root(data)
     if not (data / "PG_VERSION").exists():
         subprocess.run(
-            [str(bin_path / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres",
-             "--encoding=UTF8", "--no-sync"],
-            check=True, capture_output=True, **_as_pg_user(),  # type: ignore[call-overload]
+            [
+                str(bin_path / "initdb"),
+                "-D",
+                str(data),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "--encoding=UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            **_as_pg_user(),  # type: ignore[call-overload]
         )
     stale_pid = data / "postmaster.pid"
     if stale_pid.exists():
@@ -125,11 +136,29 @@ def start_postgres(root: Path) -> RunningServer:
     port = free_port()
     # fsync off: this is a disposable development/test server, never a store of record.
     proc = subprocess.Popen(  # type: ignore[call-overload]
-        [str(bin_path / "postgres"), "-D", str(data), "-h", "127.0.0.1", "-p", str(port),
-         "-k", "", "-c", "fsync=off", "-c", "synchronous_commit=off",
-         "-c", "full_page_writes=off", "-c", "max_connections=300"],
-        stdout=subprocess.DEVNULL, stderr=open(root / "pg.log", "ab"),  # noqa: SIM115
-        start_new_session=True, **_as_pg_user(),
+        [
+            str(bin_path / "postgres"),
+            "-D",
+            str(data),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-k",
+            "",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=300",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "pg.log", "ab"),  # noqa: SIM115
+        start_new_session=True,
+        **_as_pg_user(),
     )
     _wait_for_port(port, "PostgreSQL")
     state.write_text(f"{proc.pid} {port}")
@@ -150,9 +179,24 @@ def start_redis(root: Path) -> RunningServer:
     data.mkdir(parents=True, exist_ok=True)
     port = free_port()
     proc = subprocess.Popen(
-        [REDIS_SERVER_PATH, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
-         "--save", "", "--appendonly", "no", "--logfile", str(root / "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            REDIS_SERVER_PATH,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(root / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     _wait_for_port(port, "Redis")
     state.write_text(f"{proc.pid} {port}")
@@ -161,10 +205,8 @@ def start_redis(root: Path) -> RunningServer:
 
 def stop(server: RunningServer, root: Path, name: str) -> None:
     """Stop a server started by this module and forget its state file."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(server.pid, 15)
-    except ProcessLookupError:
-        pass
     if server.process is not None:
         server.process.wait(timeout=15)
     else:

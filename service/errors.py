@@ -39,7 +39,7 @@ class ApiError(Exception):
 
     status_code = 500
     code = CODE_INTERNAL
-    headers: dict[str, str] = {}  # noqa: RUF012
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str | None = None, *, context: str | None = None) -> None:
         self.message = message or (self.__doc__ or "").strip()
@@ -78,7 +78,7 @@ class Unauthorized(ApiError):
 
     status_code = 401
     code = 20003
-    headers = {"WWW-Authenticate": 'Basic realm="comms"'}  # noqa: RUF012
+    headers = {"WWW-Authenticate": 'Basic realm="comms"'}
 
 
 class NotFound(ApiError):
@@ -107,7 +107,7 @@ class Unavailable(ApiError):
 
     status_code = 503
     code = CODE_UNAVAILABLE
-    headers = {"Retry-After": "1"}  # noqa: RUF012
+    headers = {"Retry-After": "1"}
 
 
 def info_url(code: int) -> str:

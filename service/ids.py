@@ -1,4 +1,4 @@
-"""Identifiers: UUIDv7 values stored as `uuid`, shown as lowercase TypeIDs (`prefix_` + 26 base32)."""
+"""Identifiers: UUIDv7 values stored as `uuid`, shown as lowercase TypeIDs (prefix + base32)."""
 
 from __future__ import annotations
 

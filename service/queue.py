@@ -12,6 +12,7 @@ from schemas.jobs import DispatchOperation
 
 DISPATCH_JOB = "dispatch_operation"
 
+
 def _fallback(value: Any) -> Any:
     # arq stores a failed job's exception as its result; keep its text, not the object.
     if isinstance(value, BaseException):

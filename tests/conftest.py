@@ -116,9 +116,7 @@ def api_port() -> int:
 @pytest.fixture(scope="session")
 def sandbox_settings(api_port: int) -> SandboxSettings:
     # No delays and no per-sender rate: tests wait on /sandbox/drain, never on the clock.
-    return SandboxSettings.from_env(
-        {"SANDBOX_CALLBACK_DELAY_MS": "0", "SANDBOX_DEFAULT_MPS": "0"}
-    )
+    return SandboxSettings.from_env({"SANDBOX_CALLBACK_DELAY_MS": "0", "SANDBOX_DEFAULT_MPS": "0"})
 
 
 @pytest.fixture(scope="session")
@@ -129,7 +127,10 @@ async def sandbox_url(sandbox_settings: SandboxSettings) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(
-    database_url: str, servers: Servers, api_port: int, sandbox_url: str,
+    database_url: str,
+    servers: Servers,
+    api_port: int,
+    sandbox_url: str,
     sandbox_settings: SandboxSettings,
 ) -> Settings:
     account = sandbox_settings.accounts[0]

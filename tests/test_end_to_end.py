@@ -8,8 +8,16 @@ from service.settings import Settings
 from tests.conftest import run_worker
 
 SMS_FROM = {"address": "+15017122661", "channel": "SMS"}
-STATUS_KEYS = ("scheduled", "queued", "sent", "delivered", "read", "undelivered", "failed",
-               "canceled")
+STATUS_KEYS = (
+    "scheduled",
+    "queued",
+    "sent",
+    "delivered",
+    "read",
+    "undelivered",
+    "failed",
+    "canceled",
+)
 
 
 async def poll_operation(client: httpx.AsyncClient, location: str) -> dict:
@@ -76,7 +84,9 @@ async def test_three_recipients_two_delivered_one_failed(
     failed = by_address["+15005550001"]
     assert failed["status"] == "FAILED"
     assert failed["related"][0] == {
-        "name": "OPERATION", "id": operation_id, "uri": location,
+        "name": "OPERATION",
+        "id": operation_id,
+        "uri": location,
     }
     detail = (await client.get(f"/v1/Messages/{failed['id']}")).json()
     [attempt] = detail["attempts"]
@@ -104,8 +114,11 @@ def _as_list(payload: object) -> list[dict]:
 async def test_preview_prefix_serves_the_same_routes(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/preview/Messages",
-        json={"to": [{"address": "+15558675310", "channel": "PHONE"}],
-              "content": {"text": "hi"}, "from": SMS_FROM},
+        json={
+            "to": [{"address": "+15558675310", "channel": "PHONE"}],
+            "content": {"text": "hi"},
+            "from": SMS_FROM,
+        },
     )
     assert response.status_code == 202
     operation_id = response.json()["operationId"]

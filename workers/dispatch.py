@@ -16,7 +16,13 @@ from schemas.messages import MAX_TEXT
 from service import ids
 from service.clock import Clock
 from service.dispatch import store
-from service.dispatch.store import ClaimedMessage, EarlierAttempt, NewAttempt, OperationPlan, Outcome
+from service.dispatch.store import (
+    ClaimedMessage,
+    EarlierAttempt,
+    NewAttempt,
+    OperationPlan,
+    Outcome,
+)
 from service.messages import templates
 from service.messages.segments import count_segments
 from workers import retry
@@ -103,10 +109,13 @@ class Dispatcher:
                 return await channel.send(request)
 
         results = await asyncio.gather(
-            *(send_one(request, self.channels[attempt.channel]) for _, attempt, request, _ in to_send)
+            *(
+                send_one(request, self.channels[attempt.channel])
+                for _, attempt, request, _ in to_send
+            )
         )
         done = self.clock()
-        for (message, attempt, request, failures), result in zip(to_send, results, strict=True):
+        for (message, attempt, _, failures), result in zip(to_send, results, strict=True):
             expires = (message.scheduled_for or message.created_at) + timedelta(
                 seconds=operations[message.operation_id].validity_period
             )
@@ -181,9 +190,18 @@ class Dispatcher:
             # The provider never got it: close this attempt and let a new one go out.
             await store.record_outcomes(
                 self.pool,
-                [Outcome(message.id, attempt.id, None, "FAILED", CODE_LOST,
-                         "The worker stopped before the provider answered; not submitted",
-                         now, False)],
+                [
+                    Outcome(
+                        message.id,
+                        attempt.id,
+                        None,
+                        "FAILED",
+                        CODE_LOST,
+                        "The worker stopped before the provider answered; not submitted",
+                        now,
+                        False,
+                    )
+                ],
                 now,
             )
         return None
@@ -198,22 +216,45 @@ class Dispatcher:
         now: datetime,
     ) -> Outcome:
         if result.verdict == "ACCEPTED":
-            return Outcome(message.id, attempt.id, result.provider_sid, result.status, None, None,
-                           None, False)
+            return Outcome(
+                message.id, attempt.id, result.provider_sid, result.status, None, None, None, False
+            )
         if result.verdict == "PERMANENT":
-            return Outcome(message.id, attempt.id, result.provider_sid, "FAILED",
-                           result.error_code, result.error_message, None, True)
+            return Outcome(
+                message.id,
+                attempt.id,
+                result.provider_sid,
+                "FAILED",
+                result.error_code,
+                result.error_message,
+                None,
+                True,
+            )
         next_due = retry.next_try_at(now, failures, result.retry_after_s, self.rng)
         if result.verdict == "UNKNOWN":
             # Leave the attempt SUBMITTING: the next claim asks the provider before resending.
-            return Outcome(message.id, attempt.id, None, "SUBMITTING", None, None,
-                           next_due, False)
+            return Outcome(message.id, attempt.id, None, "SUBMITTING", None, None, next_due, False)
         if next_due >= expires:
-            return Outcome(message.id, attempt.id, None, "FAILED", CODE_EXPIRED,
-                           f"Message validity period expired after: {result.error_message}",
-                           None, True)
-        return Outcome(message.id, attempt.id, None, "FAILED", result.error_code,
-                       result.error_message, next_due, False)
+            return Outcome(
+                message.id,
+                attempt.id,
+                None,
+                "FAILED",
+                CODE_EXPIRED,
+                f"Message validity period expired after: {result.error_message}",
+                None,
+                True,
+            )
+        return Outcome(
+            message.id,
+            attempt.id,
+            None,
+            "FAILED",
+            result.error_code,
+            result.error_message,
+            next_due,
+            False,
+        )
 
 
 def _render(

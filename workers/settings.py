@@ -84,8 +84,8 @@ async def send_due(ctx: dict[str, Any]) -> int:
 
 
 class WorkerSettings:
-    functions = [dispatch_operation]  # noqa: RUF012
-    cron_jobs = [cron(send_due, second=set(range(60)), unique=True, run_at_startup=True)]  # noqa: RUF012
+    functions = [dispatch_operation]
+    cron_jobs = [cron(send_due, second=set(range(60)), unique=True, run_at_startup=True)]
     on_startup = startup
     on_shutdown = shutdown
     job_serializer = staticmethod(queue.serialize_job)

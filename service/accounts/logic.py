@@ -48,7 +48,7 @@ async def create_api_key(pool: asyncpg.Pool, account_sid: str) -> NewCredentials
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
     """(username, password) from an HTTP Basic Authorization header."""
-    if not header or not header[:6].lower() == "basic ":
+    if not header or header[:6].lower() != "basic ":
         return None
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode()

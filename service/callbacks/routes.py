@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from litestar.di import NamedDependency
+from typing import Any
+
 from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from service.callbacks import logic
@@ -19,7 +21,9 @@ class BadSignature(ApiError):
     code = 20403
 
 
-async def signed_form(request: Request, comms: NamedDependency[AppState]) -> dict[str, str]:  # type: ignore[type-arg]
+async def signed_form(
+    request: Request[Any, Any, Any], comms: NamedDependency[AppState]
+) -> dict[str, str]:
     """The form parameters, once the signature over our public URL has been checked."""
     form = await request.form()
     params = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
@@ -37,7 +41,9 @@ class CallbacksController(Controller):
     include_in_schema = False
 
     @post("/messages/status", status_code=HTTP_204_NO_CONTENT)
-    async def message_status(self, request: Request, comms: NamedDependency[AppState]) -> Response[None]:  # type: ignore[type-arg]
+    async def message_status(
+        self, request: Request[Any, Any, Any], comms: NamedDependency[AppState]
+    ) -> Response[None]:
         form = await signed_form(request, comms)
         await logic.apply_status_callback(
             comms.pool, form, request.query_params.get("attemptId"), comms.clock()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from litestar.di import NamedDependency
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from schemas.health import Health
 from service.state import AppState
@@ -23,13 +23,13 @@ async def readyz(comms: NamedDependency[AppState]) -> Response[Health]:
         async with asyncio.timeout(2):
             await comms.pool.fetchval("SELECT 1")
         checks["postgres"] = "ok"
-    except (OSError, TimeoutError, Exception) as exc:  # noqa: BLE001 - readiness reports any failure
+    except (OSError, TimeoutError, Exception) as exc:
         checks["postgres"] = f"unavailable: {type(exc).__name__}"
     try:
         async with asyncio.timeout(2):
             await comms.redis.ping()
         checks["redis"] = "ok"
-    except (OSError, TimeoutError, Exception) as exc:  # noqa: BLE001
+    except (OSError, TimeoutError, Exception) as exc:
         checks["redis"] = f"unavailable: {type(exc).__name__}"
     ready = all(v == "ok" for v in checks.values())
     return Response(

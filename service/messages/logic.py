@@ -79,13 +79,26 @@ def _message_records(
             status, due_at = "SCHEDULED", max(scheduled_for, now)
         due_now = due_now or due_at <= now
         records.append(
-            (message_id, operation_id, account_sid, recipient.position, recipient.channel,
-             recipient.address, recipient.variables, status, scheduled_for, due_at, now, now)
+            (
+                message_id,
+                operation_id,
+                account_sid,
+                recipient.position,
+                recipient.channel,
+                recipient.address,
+                recipient.variables,
+                status,
+                scheduled_for,
+                due_at,
+                now,
+                now,
+            )
         )
     return records, due_now
 
 
 # Reading -------------------------------------------------------------------------------------
+
 
 def operation_url(base_url: str, operation_id: uuid.UUID) -> str:
     return f"{base_url}/v1/Messages/Operations/{ids.encode(ids.OPERATION, operation_id)}"
@@ -156,9 +169,12 @@ async def get_message(
         content=wire.MessageContentOut(
             text=content.get("text"),
             media=[wire.MediaIn(url=m["url"]) for m in content["media"]]
-            if content.get("media") else None,
+            if content.get("media")
+            else None,
             content_id=content.get("contentId"),
-        ) if content else None,
+        )
+        if content
+        else None,
         attempts=[present_attempt(a) for a in attempts],
     )
 
@@ -181,7 +197,10 @@ async def list_messages(
                 [_bad_query("operationId is not an operation id", "$.operationId")]
             )
     rows = await store.list_messages(
-        pool, account_sid=account_sid, operation_id=operation_key, after=start,
+        pool,
+        account_sid=account_sid,
+        operation_id=operation_key,
+        after=start,
         limit=page_size + 1,
     )
     page, next_token, self_token = trim_page(rows, page_size, start, lambda r: r.id)

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
-from litestar.di import NamedDependency
 from litestar import Controller, Request, Response, get, post
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import Body, PathParameter, QueryParameter
 
 from schemas.common import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from schemas.messages import MessageDetail, MessagesPage, SendMessagesAccepted, SendMessagesRequest
 from service import ids, queue
 from service.auth import account_sid_of
 from service.messages import logic
+from service.openapi import ERROR_RESPONSES, SEND_EXAMPLE
 from service.state import AppState
 
 log = structlog.get_logger(__name__)
@@ -27,9 +32,17 @@ PageTokenParam = Annotated[
 ]
 
 
+_ACCEPTED_HEADERS = {
+    "Location": "The operation's URL",
+    "operation-location": "The operation's URL",
+    "operation-id": "The operation's id",
+    "resource-location": "Where the operation's messages are listed",
+}
+
+
 class MessagesController(Controller):
     path = "/Messages"
-    tags = ["Messages"]  # noqa: RUF012
+    tags = ["Messages"]
 
     @post(
         "/",
@@ -38,9 +51,36 @@ class MessagesController(Controller):
         summary="Send messages to up to 10,000 recipients",
         description="Validates and stores the operation and its messages, then answers 202; "
         "sending happens in workers.",
+        response_headers=[
+            ResponseHeader(name=name, description=text, documentation_only=True)
+            for name, text in _ACCEPTED_HEADERS.items()
+        ],
+        responses={
+            **ERROR_RESPONSES,
+            202: ResponseSpec(
+                data_container=SendMessagesAccepted,
+                generate_examples=False,
+                description="Accepted: the operation and its messages are stored",
+                examples=[
+                    Example(
+                        value={
+                            "operationId": "comms_operation_01m8h0jzqsechs3yv6kh2qxj5m",
+                            "operationLocation": "https://comms.example/v1/Messages/Operations/"
+                            "comms_operation_01m8h0jzqsechs3yv6kh2qxj5m",
+                        }
+                    )
+                ],
+            ),
+        },
     )
     async def send(
-        self, request: Request, data: JSONBody[SendMessagesRequest], comms: NamedDependency[AppState]
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[
+            SendMessagesRequest,
+            Body(media_type=RequestEncodingType.JSON, examples=[SEND_EXAMPLE]),
+        ],
+        comms: NamedDependency[AppState],
     ) -> Response[SendMessagesAccepted]:
         account_sid = account_sid_of(request)
         operation_id, due_now = await logic.accept_send(
@@ -65,10 +105,15 @@ class MessagesController(Controller):
             },
         )
 
-    @get("/", operation_id="ListMessages", summary="List messages, newest first")
+    @get(
+        "/",
+        operation_id="ListMessages",
+        summary="List messages, newest first",
+        responses=ERROR_RESPONSES,
+    )
     async def list_messages(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         comms: NamedDependency[AppState],
         operation_id: Annotated[
             str | None, QueryParameter(name="operationId", description="Messages of one operation.")
@@ -85,12 +130,17 @@ class MessagesController(Controller):
             base_url=comms.base_url,
         )
 
-    @get("/{messageId:str}", operation_id="FetchMessage", summary="Fetch a message")
+    @get(
+        "/{messageId:str}",
+        operation_id="FetchMessage",
+        summary="Fetch a message",
+        responses=ERROR_RESPONSES,
+    )
     async def fetch(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         comms: NamedDependency[AppState],
-        messageId: Annotated[str, PathParameter(description="comms_message_…")],  # noqa: N803
+        messageId: Annotated[str, PathParameter(description="comms_message_…")],
     ) -> MessageDetail:
         return await logic.get_message(
             comms.pool,

@@ -15,8 +15,18 @@ from service import sql
 Q = sql.load(__file__)
 
 MESSAGE_COPY_COLUMNS = (
-    "id", "operation_id", "account_sid", "position", "channel", "address", "variables",
-    "status", "scheduled_for", "due_at", "created_at", "updated_at",
+    "id",
+    "operation_id",
+    "account_sid",
+    "position",
+    "channel",
+    "address",
+    "variables",
+    "status",
+    "scheduled_for",
+    "due_at",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -69,8 +79,16 @@ async def insert_operation(
     now: datetime,
 ) -> None:
     await conn.execute(
-        Q.insert_operation, operation_id, account_sid, status, tags, content, sender,
-        validity_period, total, now,
+        Q.insert_operation,
+        operation_id,
+        account_sid,
+        status,
+        tags,
+        content,
+        sender,
+        validity_period,
+        total,
+        now,
     )
 
 

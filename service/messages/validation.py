@@ -169,8 +169,9 @@ def _check_recipients(
         if channel == "WHATSAPP":
             address = address.removeprefix("whatsapp:")
         if not address:
-            errors.add(CODE_INVALID_TO, "Invalid 'To' phone number: address is required",
-                       f"{path}.address")
+            errors.add(
+                CODE_INVALID_TO, "Invalid 'To' phone number: address is required", f"{path}.address"
+            )
         elif not phone.is_possible_e164(address):
             errors.add(CODE_INVALID_TO, "Invalid 'To' phone number", f"{path}.address")
         variables = recipient.variables
@@ -213,14 +214,16 @@ def _check_content(content: wire.ContentIn, errors: _Collector) -> dict[str, Any
         for index, item in enumerate(content.media):
             if not item.url.startswith("https://") or len(item.url) <= len("https://"):
                 errors.add(
-                    CODE_INVALID_FIELD, "media url must be an https URL",
+                    CODE_INVALID_FIELD,
+                    "media url must be an https URL",
                     f"$.content.media[{index}].url",
                 )
         out["media"] = [{"url": item.url} for item in content.media]
     if content.content_id is not None:
         if not _CONTENT_SID.match(content.content_id):
             errors.add(
-                CODE_INVALID_FIELD, "contentId must be HX followed by 32 hex digits",
+                CODE_INVALID_FIELD,
+                "contentId must be HX followed by 32 hex digits",
                 "$.content.contentId",
             )
         out["contentId"] = content.content_id
@@ -235,12 +238,14 @@ def _check_tags(tags: dict[str, str] | None, errors: _Collector) -> dict[str, st
     for key, value in tags.items():
         if not key or len(key) > wire.MAX_TAG_KEY:
             errors.add(
-                CODE_INVALID_FIELD, f"tag keys must be 1..{wire.MAX_TAG_KEY} characters",
+                CODE_INVALID_FIELD,
+                f"tag keys must be 1..{wire.MAX_TAG_KEY} characters",
                 f"$.tags.{key}",
             )
         if len(value) > wire.MAX_TAG_VALUE:
             errors.add(
-                CODE_INVALID_FIELD, f"tag values must be at most {wire.MAX_TAG_VALUE} characters",
+                CODE_INVALID_FIELD,
+                f"tag values must be at most {wire.MAX_TAG_VALUE} characters",
                 f"$.tags.{key}",
             )
         try:
@@ -267,14 +272,16 @@ def _check_schedule(
         return None
     if len(schedule.send_at) != 1:
         errors.add(
-            CODE_INVALID_FIELD, "schedule.sendAt must hold exactly one date-time",
+            CODE_INVALID_FIELD,
+            "schedule.sendAt must hold exactly one date-time",
             "$.schedule.sendAt",
         )
         return None
     when = parse_datetime(schedule.send_at[0])
     if when is None:
         errors.add(
-            CODE_INVALID_FIELD, "schedule.sendAt[0] is not an RFC 3339 date-time",
+            CODE_INVALID_FIELD,
+            "schedule.sendAt[0] is not an RFC 3339 date-time",
             "$.schedule.sendAt[0]",
         )
         return None
@@ -287,12 +294,11 @@ def _check_schedule(
         earliest = latest = when.astimezone(UTC)
         result = Schedule(instant=earliest, local=None)
     if latest < now - SCHEDULE_PAST_TOLERANCE:
-        errors.add(
-            CODE_SCHEDULE_TOO_SOON, "schedule.sendAt is in the past", "$.schedule.sendAt[0]"
-        )
+        errors.add(CODE_SCHEDULE_TOO_SOON, "schedule.sendAt is in the past", "$.schedule.sendAt[0]")
     elif earliest > now + SCHEDULE_HORIZON:
         errors.add(
-            CODE_SCHEDULE_TOO_LATE, "schedule.sendAt is more than 35 days ahead",
+            CODE_SCHEDULE_TOO_LATE,
+            "schedule.sendAt is more than 35 days ahead",
             "$.schedule.sendAt[0]",
         )
     return result

@@ -45,11 +45,16 @@ async def test_api_key_authenticates_as_its_account(
     anonymous: httpx.AsyncClient, tenant: Tenant, pool: object
 ) -> None:
     key = await accounts.create_api_key(pool, tenant.account_sid)  # type: ignore[arg-type]
-    assert key.api_key_sid and key.api_key_secret
-    sent = await anonymous.post("/v1/Messages", json=SEND, auth=(key.api_key_sid, key.api_key_secret))
+    assert key.api_key_sid
+    assert key.api_key_secret
+    sent = await anonymous.post(
+        "/v1/Messages", json=SEND, auth=(key.api_key_sid, key.api_key_secret)
+    )
     assert sent.status_code == 202
     # The operation belongs to the account: its own credentials see it.
-    seen = await anonymous.get(sent.headers["location"], auth=(tenant.account_sid, tenant.auth_token))
+    seen = await anonymous.get(
+        sent.headers["location"], auth=(tenant.account_sid, tenant.auth_token)
+    )
     assert seen.status_code == 200
 
 

@@ -138,9 +138,13 @@ async def test_schedule_bounds(client: httpx.AsyncClient) -> None:
         "content": {"text": "x"},
         "from": SMS_FROM,
     }
-    past = await client.post("/v1/Messages", json={**base, "schedule": {"sendAt": ["2020-01-01T00:00:00Z"]}})
+    past = await client.post(
+        "/v1/Messages", json={**base, "schedule": {"sendAt": ["2020-01-01T00:00:00Z"]}}
+    )
     assert contexts(past) == {"$.schedule.sendAt[0]": 35114}
-    far = await client.post("/v1/Messages", json={**base, "schedule": {"sendAt": ["2099-01-01T00:00:00Z"]}})
+    far = await client.post(
+        "/v1/Messages", json={**base, "schedule": {"sendAt": ["2099-01-01T00:00:00Z"]}}
+    )
     assert contexts(far) == {"$.schedule.sendAt[0]": 35115}
     two = await client.post(
         "/v1/Messages",

@@ -139,8 +139,11 @@ def _classify(response: httpx.Response) -> SendResult:
         status = PROVIDER_TO_ATTEMPT.get(message.status, "QUEUED")
         if status == "FAILED":
             return SendResult(
-                verdict="PERMANENT", provider_sid=message.sid, status="FAILED",
-                error_code=message.error_code, error_message=message.error_message,
+                verdict="PERMANENT",
+                provider_sid=message.sid,
+                status="FAILED",
+                error_code=message.error_code,
+                error_message=message.error_message,
             )
         return SendResult(verdict="ACCEPTED", provider_sid=message.sid, status=status)
     try:
@@ -151,7 +154,10 @@ def _classify(response: httpx.Response) -> SendResult:
     message_text = error.message or f"provider answered HTTP {response.status_code}"
     if response.status_code in _TRANSIENT_STATUS:
         return SendResult(
-            verdict="TRANSIENT", status="FAILED", error_code=code, error_message=message_text,
+            verdict="TRANSIENT",
+            status="FAILED",
+            error_code=code,
+            error_message=message_text,
             retry_after_s=_retry_after(response),
         )
     return SendResult(
