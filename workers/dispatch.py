@@ -101,7 +101,8 @@ class Dispatcher:
             to_send.append((message, attempt, request, failures))
 
         await store.store_rendered(self.pool, rendered)
-        await store.record_submitting(self.pool, [a for _, a, _, _ in to_send], now)
+        sendable = await store.record_submitting(self.pool, [a for _, a, _, _ in to_send], now)
+        to_send = [item for item in to_send if item[0].id in sendable]
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def send_one(request: SendRequest, channel: Channel) -> SendResult:

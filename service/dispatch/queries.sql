@@ -33,6 +33,13 @@ SELECT id, message_id, status, provider_sid, from_address, to_address, attempted
 FROM attempts
 WHERE message_id = ANY($1::uuid[]);
 
+-- name: mark_sending
+-- Takes the row lock of each message about to be sent and skips any canceled meanwhile; the
+-- caller inserts attempts only for the ids returned, in the same transaction.
+UPDATE messages SET sending = true
+WHERE id = ANY($1::uuid[]) AND status IN ('SCHEDULED', 'QUEUED')
+RETURNING id;
+
 -- name: record_submitting
 -- Written before any provider call, in one statement for the whole batch.
 INSERT INTO attempts (id, message_id, operation_id, account_sid, channel, from_address,
@@ -69,7 +76,8 @@ WITH o AS (
     WHERE t.id = o.attempt_id
 )
 UPDATE messages m
-SET due_at = o.next_due,
+SET due_at = CASE WHEN m.status = 'CANCELED' THEN NULL ELSE o.next_due END,
+    sending = m.sending AND (o.next_due IS NULL OR o.status = 'SUBMITTING'),
     status = CASE WHEN o.ends_message AND m.status IN ('SCHEDULED', 'QUEUED')
                   THEN 'FAILED' ELSE m.status END,
     error_code = CASE WHEN o.ends_message THEN o.error_code ELSE m.error_code END,

@@ -102,10 +102,23 @@ async def earlier_attempts(
 
 
 async def record_submitting(
-    conn: asyncpg.Pool | asyncpg.Connection, attempts: Sequence[NewAttempt], now: datetime
-) -> None:
+    pool: asyncpg.Pool, attempts: Sequence[NewAttempt], now: datetime
+) -> set[uuid.UUID]:
+    """Record the attempts about to be made; return the messages still sendable (not canceled)."""
     if not attempts:
-        return
+        return set()
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(Q.mark_sending, [a.message_id for a in attempts])
+        sendable = {row["id"] for row in rows}
+        attempts = [a for a in attempts if a.message_id in sendable]
+        if attempts:
+            await _insert_attempts(conn, attempts, now)
+    return sendable
+
+
+async def _insert_attempts(
+    conn: asyncpg.Connection, attempts: Sequence[NewAttempt], now: datetime
+) -> None:
     await conn.execute(
         Q.record_submitting,
         [a.id for a in attempts],

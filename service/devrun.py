@@ -1,0 +1,323 @@
+"""`make run`: the whole stack on one machine, in the foreground, until Ctrl-C.
+
+Starts (or reuses) the embedded PostgreSQL and Redis under the dev folder unless DATABASE_URL /
+REDIS_URL are set, migrates, makes sure a development account exists, then runs the API
+(granian), one worker and the sandbox as child processes and prints how to call them. SIGINT or
+SIGTERM stops the children and the embedded servers this run started; a child that dies stops
+everything and makes the run fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import asyncpg
+import httpx
+import msgspec
+
+from service import db, devstack, migrate
+from service.accounts import logic as accounts
+from service.settings import Settings, SettingsError, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SANDBOX_PORT = 8010
+# Short enough to watch a message go queued → sent → delivered within a second.
+DEFAULT_SANDBOX_CALLBACK_DELAY_MS = 200
+DEV_ACCOUNT_NAME = "dev"
+ACCOUNT_FILE = "dev-account.json"
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+POLL_INTERVAL_S = 0.1
+GRANIAN_ARGS = (
+    "--interface=asgi",
+    "--host=127.0.0.1",
+    "--workers=1",
+    "--factory",
+    "service.asgi:app",
+)
+
+SAMPLE_SEND = (
+    '{"to":[{"address":"+15558675310","channel":"PHONE"}],'
+    '"content":{"text":"Hello from comms"},'
+    '"from":{"address":"+15017122661","channel":"SMS"}}'
+)
+
+
+class DevRunError(Exception):
+    """The stack cannot start; the message says why and what to change."""
+
+
+@dataclass
+class StopRequest:
+    """A signal handler that remembers the first SIGINT/SIGTERM instead of raising."""
+
+    signum: int | None = None
+
+    def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+
+
+@dataclass
+class Stack:
+    """What this run started, so that exactly that is stopped at the end."""
+
+    dev_root: Path
+    servers: list[tuple[devstack.RunningServer, str]] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
+
+    def dead_child(self) -> Child | None:
+        return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def stop(self) -> None:
+        stop_children(self.children)
+        for server, name in reversed(self.servers):
+            devstack.stop(server, self.dev_root, name)
+        self.children.clear()
+        self.servers.clear()
+
+
+def run(dev_root: Path, environ: Mapping[str, str] | None = None) -> int:
+    """Run the development stack in the foreground; 0 after Ctrl-C, 1 when something failed."""
+    env = dict(os.environ if environ is None else environ)
+    stop_request = StopRequest()
+    # Handlers replace Python's KeyboardInterrupt (and an inherited "ignore" when started in the
+    # background), so a signal always leads to the orderly shutdown below.
+    previous = {sig: signal.signal(sig, stop_request) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stack = Stack(dev_root)
+    try:
+        return _run(stack, env, stop_request)
+    except (DevRunError, SettingsError, OSError, asyncpg.PostgresError) as exc:
+        print(f"comms run: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if stack.children or stack.servers:
+            print("comms run: stopping…", file=sys.stderr, flush=True)
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(stack: Stack, env: dict[str, str], stop_request: StopRequest) -> int:
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = _embedded(stack, devstack.start_postgres, "pg")
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = _embedded(stack, devstack.start_redis, "redis")
+    api_port = load_settings(env).api_port
+    sandbox_port = _port_setting(env, "SANDBOX_PORT", DEFAULT_SANDBOX_PORT)
+    api_url = f"http://127.0.0.1:{api_port}"
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    env.setdefault("PUBLIC_BASE_URL", api_url)
+    env.setdefault("PROVIDER_BASE_URL", sandbox_url)
+    env["SANDBOX_HOST"] = "127.0.0.1"
+    env["SANDBOX_PORT"] = str(sandbox_port)
+    env.setdefault("SANDBOX_CALLBACK_DELAY_MS", str(DEFAULT_SANDBOX_CALLBACK_DELAY_MS))
+    settings = load_settings(env)
+    for port, variable in ((api_port, "API_PORT"), (sandbox_port, "SANDBOX_PORT")):
+        if _port_in_use(port):
+            raise DevRunError(
+                f"127.0.0.1:{port} is already in use (another `make run`?); "
+                f"set {variable} to a free port"
+            )
+
+    account_file = stack.dev_root / ACCOUNT_FILE
+    saved = read_account(account_file)
+    applied, account = asyncio.run(prepare_database(settings, saved))
+    if account != saved:
+        save_account(account_file, account)
+    if stop_request.requested:
+        return 0
+
+    python = sys.executable
+    commands = {
+        "api": [python, "-m", "granian", *GRANIAN_ARGS, "--port", str(api_port)],
+        "worker": [python, "-m", "workers"],
+        "sandbox": [python, "-m", "sandbox"],
+    }
+    for name, command in commands.items():
+        # A session of its own: Ctrl-C reaches only this process, which stops the children in
+        # order instead of all of them racing their own shutdowns.
+        process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, start_new_session=True)
+        stack.children.append(Child(name, process))
+
+    health = {"api": f"{api_url}/healthz", "sandbox": f"{sandbox_url}/sandbox/health"}
+    failure = wait_until_ready(stack, health, stop_request)
+    if failure is not None:
+        print(f"comms run: {failure}", file=sys.stderr)
+        return 1
+    if stop_request.requested:
+        return 0
+    print(banner(settings, sandbox_url, account, applied), flush=True)
+
+    while not stop_request.requested:
+        dead = stack.dead_child()
+        if dead is not None:
+            print(
+                f"comms run: the {dead.name} exited with code {dead.process.returncode}",
+                file=sys.stderr,
+            )
+            return 1
+        time.sleep(0.2)
+    return 0
+
+
+def _embedded(stack: Stack, start: Callable[[Path], devstack.RunningServer], name: str) -> str:
+    server = start(stack.dev_root)
+    if server.process is not None:  # started now, not found running: ours to stop
+        stack.servers.append((server, name))
+    return server.url
+
+
+def _port_setting(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name) or str(default)
+    try:
+        port = int(raw)
+    except ValueError:
+        raise DevRunError(f"{name} must be a port number, got {raw!r}") from None
+    if not 0 < port < 65536:
+        raise DevRunError(f"{name} must be a port number, got {raw!r}")
+    return port
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def prepare_database(
+    settings: Settings, saved: accounts.NewCredentials | None
+) -> tuple[list[str], accounts.NewCredentials]:
+    """Apply pending migrations; return (names applied now, the development account)."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        applied = await migrate.apply(conn)
+    finally:
+        await conn.close()
+    pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
+    try:
+        account = await ensure_dev_account(pool, saved)
+    finally:
+        await pool.close()
+    return applied, account
+
+
+async def ensure_dev_account(
+    pool: asyncpg.Pool, saved: accounts.NewCredentials | None
+) -> accounts.NewCredentials:
+    """The saved account while its credentials still work in this database, else a new one."""
+    if saved is not None and saved.auth_token is not None:
+        token = base64.b64encode(f"{saved.account_sid}:{saved.auth_token}".encode()).decode()
+        found = await accounts.authenticate(pool, accounts.CredentialCache(), f"Basic {token}")
+        if found == saved.account_sid:
+            return saved
+    return await accounts.create_account(pool, DEV_ACCOUNT_NAME)
+
+
+def read_account(path: Path) -> accounts.NewCredentials | None:
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=accounts.NewCredentials)
+    except (FileNotFoundError, msgspec.DecodeError):
+        return None
+
+
+def save_account(path: Path, account: accounts.NewCredentials) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(msgspec.json.format(msgspec.json.encode(account)) + b"\n")
+    path.chmod(0o600)  # the token is a secret
+
+
+def wait_until_ready(
+    stack: Stack, health: Mapping[str, str], stop_request: StopRequest
+) -> str | None:
+    """Poll every health URL until all answer 200; the reason when that cannot happen."""
+    pending = dict(health)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    with httpx.Client(timeout=1.0, trust_env=False) as http:
+        while pending and not stop_request.requested:
+            dead = stack.dead_child()
+            if dead is not None:
+                return f"the {dead.name} exited with code {dead.process.returncode} at start-up"
+            for name, url in list(pending.items()):
+                try:
+                    if http.get(url).status_code == 200:
+                        del pending[name]
+                except httpx.TransportError:
+                    pass
+            if time.monotonic() > deadline:
+                return f"not ready after {READY_TIMEOUT_S:.0f} s: " + ", ".join(pending.values())
+            if pending:
+                time.sleep(POLL_INTERVAL_S)
+    return None
+
+
+def stop_children(children: list[Child]) -> None:
+    """SIGTERM every child still running, wait, then SIGKILL its process group if it hangs."""
+    for child in children:
+        if child.process.poll() is None:
+            child.process.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    for child in children:
+        try:
+            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"comms run: the {child.name} did not stop; killing it", file=sys.stderr)
+            # The child leads its own session, so its group also holds any worker processes.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signal.SIGKILL)
+            child.process.wait()
+
+
+def banner(
+    settings: Settings,
+    sandbox_url: str,
+    account: accounts.NewCredentials,
+    applied: list[str],
+) -> str:
+    api = settings.public_base_url.rstrip("/")
+    user = f"{account.account_sid}:{account.auth_token}"
+    migrations = ", ".join(applied) if applied else "up to date"
+    return f"""
+comms is running (Ctrl-C stops everything)
+
+  API         {api}   (OpenAPI: {api}/schema/openapi.json)
+  sandbox     {sandbox_url}   (accepted sends: {sandbox_url}/sandbox/messages)
+  PostgreSQL  {settings.database_url}   (migrations: {migrations})
+  Redis       {settings.redis_url}
+
+  account     {account.account_sid}
+  token       {account.auth_token}
+
+Send one SMS:
+
+  curl -sS -u {user} -H 'Content-Type: application/json' \\
+    -d '{SAMPLE_SEND}' \\
+    {api}/v1/Messages
+
+Then follow it with the operationId from the answer:
+
+  curl -sS -u {user} {api}/v1/Messages/Operations/<operationId>
+  curl -sS -u {user} '{api}/v1/Messages?operationId=<operationId>'
+"""
