@@ -8,17 +8,53 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from schemas import messages as wire
 from schemas.common import Pagination, Related
 from service import ids
 from service.clock import rfc3339, rfc3339_or_none
 from service.errors import CODE_INVALID_FIELD, NotFound, Problem, ValidationFailed
+from service.idempotency import logic as idempotency
 from service.messages import phone, store
 from service.messages.validation import SendPlan, plan_send
 from service.pagination import decode_token, trim_page
 
 Enqueue = Callable[[uuid.UUID], Awaitable[None]]
+
+
+class Accepted(msgspec.Struct, frozen=True):
+    operation_id: uuid.UUID
+    due_now: bool
+    replayed: bool
+
+
+async def send_messages(
+    pool: asyncpg.Pool,
+    *,
+    account_sid: str,
+    request: wire.SendMessagesRequest,
+    raw_body: bytes,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Accepted:
+    """Accept a send, honouring an Idempotency-Key: a repeat replays the first operation."""
+    if idempotency_key is None:
+        operation_id, due_now = await accept_send(
+            pool, account_sid=account_sid, request=request, now=now
+        )
+        return Accepted(operation_id, due_now, replayed=False)
+    begun = await idempotency.begin(pool, account_sid, idempotency_key, raw_body, now)
+    if isinstance(begun, uuid.UUID):
+        return Accepted(begun, due_now=False, replayed=True)
+    try:
+        operation_id, due_now = await accept_send(
+            pool, account_sid=account_sid, request=request, now=now, claim=begun
+        )
+    except BaseException:
+        await idempotency.release(pool, begun)
+        raise
+    return Accepted(operation_id, due_now, replayed=False)
 
 
 async def accept_send(
@@ -27,6 +63,7 @@ async def accept_send(
     account_sid: str,
     request: wire.SendMessagesRequest,
     now: datetime,
+    claim: idempotency.Claim | None = None,
 ) -> tuple[uuid.UUID, bool]:
     """Store the operation and all its messages; return its id and whether any is due now.
 
@@ -53,6 +90,8 @@ async def accept_send(
             now=now,
         )
         await store.copy_messages(conn, records)
+        if claim is not None:
+            await idempotency.complete(conn, claim, operation_id)
     return operation_id, due_now
 
 

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import Body, PathParameter, QueryParameter
+from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
 
 from schemas.common import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from schemas.messages import MessageDetail, MessagesPage, SendMessagesAccepted, SendMessagesRequest
@@ -81,28 +81,43 @@ class MessagesController(Controller):
             Body(media_type=RequestEncodingType.JSON, examples=[SEND_EXAMPLE]),
         ],
         comms: NamedDependency[AppState],
+        idempotency_key: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Idempotency-Key",
+                description="(ext) Replays the first answer for 24 h; another body → 422; "
+                "while the first is in flight → 409.",
+            ),
+        ] = None,
     ) -> Response[SendMessagesAccepted]:
-        account_sid = account_sid_of(request)
-        operation_id, due_now = await logic.accept_send(
-            comms.pool, account_sid=account_sid, request=data, now=comms.clock()
+        accepted = await logic.send_messages(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            request=data,
+            raw_body=await request.body(),
+            idempotency_key=idempotency_key,
+            now=comms.clock(),
         )
-        if due_now:
+        if accepted.due_now:
             try:
-                await queue.enqueue_dispatch(comms.redis, operation_id)
+                await queue.enqueue_dispatch(comms.redis, accepted.operation_id)
             except (OSError, ConnectionError) as exc:
                 # Stored already: the worker's periodic claim sends it even without this job.
                 log.warning("dispatch enqueue failed", error=repr(exc))
-        location = logic.operation_url(comms.base_url, operation_id)
-        operation = ids.encode(ids.OPERATION, operation_id)
+        location = logic.operation_url(comms.base_url, accepted.operation_id)
+        operation = ids.encode(ids.OPERATION, accepted.operation_id)
+        headers = {
+            "Location": location,
+            "operation-location": location,
+            "operation-id": operation,
+            "resource-location": f"{comms.base_url}/v1/Messages?operationId={operation}",
+        }
+        if accepted.replayed:
+            headers["Idempotent-Replayed"] = "true"
         return Response(
             SendMessagesAccepted(operation_id=operation, operation_location=location),
             status_code=202,
-            headers={
-                "Location": location,
-                "operation-location": location,
-                "operation-id": operation,
-                "resource-location": f"{comms.base_url}/v1/Messages?operationId={operation}",
-            },
+            headers=headers,
         )
 
     @get(

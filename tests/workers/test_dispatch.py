@@ -122,7 +122,7 @@ async def test_permanent_answer_fails_the_message_without_retry(
 
     await dispatcher(pool, handler, clock).run(operation_id)
     clock.pinned = T0 + timedelta(hours=1)
-    await dispatcher(pool, handler, clock).run()
+    await dispatcher(pool, handler, clock).run(operation_id)
     assert calls == 1
     message = await message_of(pool, operation_id)
     assert (message["status"], message["due_at"], message["error_code"]) == ("FAILED", None, 21610)
@@ -153,7 +153,7 @@ async def test_a_lost_answer_is_looked_up_before_sending_again(
     [attempt] = await attempts_of(pool, operation_id)
     assert attempt["status"] == "SUBMITTING"
     clock.pinned = T0 + timedelta(minutes=5)
-    await worker.run()
+    await worker.run(operation_id)
     assert posts == 1
     [attempt] = await attempts_of(pool, operation_id)
     assert (attempt["status"], attempt["provider_sid"]) == ("QUEUED", SID)
@@ -181,7 +181,7 @@ async def test_a_lost_request_that_never_arrived_is_sent_again(
     worker = dispatcher(pool, handler, clock)
     await worker.run(operation_id)
     clock.pinned = T0 + timedelta(minutes=5)
-    await worker.run()
+    await worker.run(operation_id)
     assert posts == 2
     statuses = [(a["status"], a["provider_sid"]) for a in await attempts_of(pool, operation_id)]
     assert statuses == [("FAILED", None), ("QUEUED", SID)]
