@@ -38,7 +38,8 @@ DEFAULT_SANDBOX_CALLBACK_DELAY_MS = 200
 DEV_ACCOUNT_NAME = "dev"
 ACCOUNT_FILE = "dev-account.json"
 READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 15.0
+# How long each stopping step waits for the children before the next, harder one.
+STOP_GRACE_S = 3.0
 POLL_INTERVAL_S = 0.1
 GRANIAN_ARGS = (
     "--interface=asgi",
@@ -79,6 +80,13 @@ class Child:
     name: str
     process: subprocess.Popen[bytes]
 
+    @property
+    def exit_description(self) -> str:
+        code = self.process.returncode
+        if code is not None and code < 0:
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"exited with code {code}"
+
 
 @dataclass
 class Stack:
@@ -115,7 +123,8 @@ def run(dev_root: Path, environ: Mapping[str, str] | None = None) -> int:
     finally:
         if stack.children or stack.servers:
             print("comms run: stopping…", file=sys.stderr, flush=True)
-        stack.stop()
+            stack.stop()
+            print("comms run: stopped", file=sys.stderr, flush=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -157,8 +166,9 @@ def _run(stack: Stack, env: dict[str, str], stop_request: StopRequest) -> int:
         "sandbox": [python, "-m", "sandbox"],
     }
     for name, command in commands.items():
-        # A session of its own: Ctrl-C reaches only this process, which stops the children in
-        # order instead of all of them racing their own shutdowns.
+        # A session of its own: Ctrl-C in the terminal reaches only this process, which then
+        # stops every child and waits for each (escalating if one hangs), and no child is
+        # mistaken for having died while the others are still shutting down.
         process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, start_new_session=True)
         stack.children.append(Child(name, process))
 
@@ -174,10 +184,7 @@ def _run(stack: Stack, env: dict[str, str], stop_request: StopRequest) -> int:
     while not stop_request.requested:
         dead = stack.dead_child()
         if dead is not None:
-            print(
-                f"comms run: the {dead.name} exited with code {dead.process.returncode}",
-                file=sys.stderr,
-            )
+            print(f"comms run: the {dead.name} {dead.exit_description}", file=sys.stderr)
             return 1
         time.sleep(0.2)
     return 0
@@ -259,7 +266,7 @@ def wait_until_ready(
         while pending and not stop_request.requested:
             dead = stack.dead_child()
             if dead is not None:
-                return f"the {dead.name} exited with code {dead.process.returncode} at start-up"
+                return f"the {dead.name} {dead.exit_description} while starting"
             for name, url in list(pending.items()):
                 try:
                     if http.get(url).status_code == 200:
@@ -274,20 +281,34 @@ def wait_until_ready(
 
 
 def stop_children(children: list[Child]) -> None:
-    """SIGTERM every child still running, wait, then SIGKILL its process group if it hangs."""
-    for child in children:
-        if child.process.poll() is None:
-            child.process.terminate()
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    for child in children:
-        try:
-            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            print(f"comms run: the {child.name} did not stop; killing it", file=sys.stderr)
-            # The child leads its own session, so its group also holds any worker processes.
+    """SIGTERM each running child; if one lingers, SIGTERM then SIGKILL its whole process group."""
+    running = [child for child in children if child.process.poll() is None]
+    for child in running:
+        child.process.terminate()
+    # granian's main process misses a stop signal that arrives while it is still spawning its
+    # worker (it then waits forever); its worker, in the child's process group (the child leads
+    # a session of its own), does stop on SIGTERM, and the main process follows.
+    for escalation in (signal.SIGTERM, signal.SIGKILL):
+        running = _wait_for_exit(running, STOP_GRACE_S)
+        for child in running:
+            print(
+                f"comms run: the {child.name} is still running; "
+                f"sending {escalation.name} to its process group",
+                file=sys.stderr,
+            )
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.process.pid, signal.SIGKILL)
-            child.process.wait()
+                os.killpg(child.process.pid, escalation)
+    for child in running:
+        child.process.wait()
+
+
+def _wait_for_exit(children: list[Child], timeout: float) -> list[Child]:
+    """Wait up to timeout for all of them; return those still running."""
+    deadline = time.monotonic() + timeout
+    for child in children:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    return [child for child in children if child.process.poll() is None]
 
 
 def banner(

@@ -1,0 +1,51 @@
+# The one front door. Needs only Python 3.11 (with pip) and make: uv is installed with pip when
+# it is missing, and uv installs everything else from uv.lock.
+
+PYTHON ?= python3
+# uv from PATH when there is one; otherwise the copy pip installs for $(PYTHON), which
+# `python3 -m uv` always finds (pip's --user scripts folder is often not on PATH).
+UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --frozen
+PYTEST_ARGS ?=
+
+.PHONY: run test lint fmt check openapi install uv
+
+## run: install, then start PostgreSQL, Redis, the API, a worker and the sandbox (Ctrl-C stops)
+run: install
+	$(RUN) comms run
+
+## test: install, then run the test suite (servers are started for it when absent)
+test: install
+	$(RUN) pytest $(PYTEST_ARGS)
+
+## lint: ruff, formatting, mypy (strict) and the import layering contracts
+lint: install
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(RUN) lint-imports
+
+## fmt: format the code and apply ruff's safe fixes
+fmt: install
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+## check: what CI should run: lint, then test
+check: lint test
+
+## openapi: regenerate openapi/openapi.json from the app
+openapi: install
+	$(RUN) comms openapi
+
+install: uv
+	$(UV) sync --frozen
+
+# Plain `pip install --user` first; inside a virtualenv --user is refused, so then without it;
+# a distribution Python that is "externally managed" (PEP 668) accepts it only with the flag.
+uv:
+	@$(UV) --version >/dev/null 2>&1 || { \
+		echo "uv not found: installing it with pip"; \
+		$(PYTHON) -m pip install --user --quiet uv \
+		|| $(PYTHON) -m pip install --quiet uv \
+		|| $(PYTHON) -m pip install --user --quiet --break-system-packages uv; \
+	}
