@@ -50,6 +50,20 @@ def _wait_for_port(port: int, what: str, timeout: float = 20.0) -> None:
     raise RuntimeError(f"{what} did not start listening on 127.0.0.1:{port}")
 
 
+def _wait_for_postgres(bin_path: Path, port: int, timeout: float = 30.0) -> None:
+    """Listening is not ready: wait until the server accepts connections (recovery done)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready = subprocess.run(
+            [str(bin_path / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"],
+            check=False,
+        )
+        if ready.returncode == 0:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"PostgreSQL on port {port} did not become ready")
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -161,6 +175,7 @@ def start_postgres(root: Path) -> RunningServer:
         **_as_pg_user(),
     )
     _wait_for_port(port, "PostgreSQL")
+    _wait_for_postgres(bin_path, port)
     state.write_text(f"{proc.pid} {port}")
     return RunningServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", proc.pid, proc)
 

@@ -31,6 +31,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Where provider callbacks reach us; defaults to public_base_url.
     callback_base_url: str = ""
     max_body_bytes: int = 8 * 1024 * 1024
+    # Replaces the per-kind default rate of senders nobody registered (e.g. for the sandbox).
+    unregistered_sender_mps: float | None = None
+    # How far ahead (seconds of a sender's rate) a worker claims that sender's messages.
+    claim_horizon_s: float = 2.0
     send_batch_size: int = 500
     claim_lease_s: int = 60
     retention_days: int = 7

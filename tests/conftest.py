@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 from arq.worker import Worker
 from redis.asyncio import Redis
@@ -86,14 +87,51 @@ async def create_database(admin_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def database_url(servers: Servers) -> str:
-    url = await create_database(servers.admin_url, f"comms_test_{os.getpid()}")
+async def template_url(servers: Servers) -> str:
+    """A migrated database that per-test databases are cloned from."""
+    url = await create_database(servers.admin_url, f"comms_template_{os.getpid()}")
     conn = await asyncpg.connect(url)
     try:
         await migrate.apply(conn)
     finally:
         await conn.close()
     return url
+
+
+async def clone_database(servers: Servers, template_url: str, name: str) -> str:
+    template = template_url.rpartition("/")[2]
+    conn = await asyncpg.connect(servers.admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await conn.close()
+    return database_url_for(servers.admin_url, name)
+
+
+@pytest.fixture(scope="session")
+async def database_url(servers: Servers, template_url: str) -> str:
+    """The database the session's API server uses; tests stay apart by tenant."""
+    return await clone_database(servers, template_url, f"comms_test_{os.getpid()}")
+
+
+_isolated_count = 0
+
+
+@pytest.fixture
+async def isolated(
+    servers: Servers, template_url: str, settings: Settings
+) -> AsyncIterator[tuple[asyncpg.Pool, Settings]]:
+    """A database of the test's own, for tests whose workers claim everything that is due."""
+    global _isolated_count
+    _isolated_count += 1
+    url = await clone_database(servers, template_url, f"comms_iso_{os.getpid()}_{_isolated_count}")
+    own = msgspec.structs.replace(settings, database_url=url)
+    pool = await db.create_pool(url, min_size=1, max_size=5)
+    try:
+        yield pool, own
+    finally:
+        await pool.close()
 
 
 @pytest.fixture(scope="session")
@@ -147,6 +185,8 @@ def settings(
         db_pool_max=10,
         log_format="console",
         log_level="WARNING",
+        # Unregistered senders are not held to carrier rates here; rate tests register theirs.
+        unregistered_sender_mps=10_000,
     )
 
 

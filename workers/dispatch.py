@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,8 +26,10 @@ from service.dispatch.store import (
 )
 from service.messages import templates
 from service.messages.segments import count_segments
+from service.senders import rates as sender_rates
 from workers import retry
 from workers.channels.base import Channel, SendRequest, SendResult
+from workers.ratelimit import RateLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -37,34 +40,80 @@ CODE_LOST = 30008
 
 @dataclass
 class Dispatcher:
-    """Everything a send batch needs, built once per worker process."""
+    """Everything the send path needs, built once per worker process.
+
+    Each sender with due messages is drained by its own loop, which claims only what the
+    sender's rate allows within the claim horizon: a slow sender never holds up a fast one,
+    and no worker holds more of a sender's queue than it can send before its lease ends.
+    """
 
     pool: asyncpg.Pool
     channels: dict[str, Channel]
     clock: Clock
+    limiter: RateLimiter | None = None
+    unregistered_mps: float | None = None
+    horizon_s: float = 2.0
     batch_size: int = 500
     lease_s: int = 60
     concurrency: int = 64
     rng: random.Random = field(default_factory=random.Random)
+    _draining: set[str] = field(default_factory=set)
+    _http_slots: asyncio.Semaphore | None = None
 
     async def run(self, operation_id: uuid.UUID | None = None) -> int:
-        """Send batches until nothing (of this operation) is due; return messages handled."""
+        """Send until nothing (of this operation) is due; return the messages handled."""
         handled = 0
         while True:
-            now = self.clock()
-            claimed = await store.claim_due(
-                self.pool,
-                now=now,
-                lease_until=now + timedelta(seconds=self.lease_s),
-                limit=self.batch_size,
-                operation_id=operation_id,
-            )
-            if not claimed:
+            keys = await store.due_senders(self.pool, self.clock(), operation_id)
+            keys = [key for key in keys if key not in self._draining]
+            if not keys:
                 return handled
-            await self.send_batch(claimed)
-            handled += len(claimed)
+            rates = await sender_rates.rates_for(self.pool, keys, self.unregistered_mps)
+            counts = await asyncio.gather(
+                *(self._drain(key, rates[key], operation_id) for key in keys)
+            )
+            handled += sum(counts)
 
-    async def send_batch(self, claimed: list[ClaimedMessage]) -> None:
+    async def _drain(self, sender_key: str, rate: float, operation_id: uuid.UUID | None) -> int:
+        """Claim and send one sender's due messages, a horizon's worth at a time."""
+        self._draining.add(sender_key)
+        handled = 0
+        batches: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                budget = self.batch_size
+                if self.limiter is not None:
+                    ahead = await self.limiter.reserved_ahead(sender_key)
+                    if ahead > self.horizon_s / 2:
+                        # Enough is reserved: claim more only when the sender nears it.
+                        await asyncio.sleep(ahead - self.horizon_s / 2)
+                        continue
+                    budget = max(1, min(budget, int((self.horizon_s - ahead) * rate)))
+                now = self.clock()
+                claimed = await store.claim_due(
+                    self.pool,
+                    sender_key=sender_key,
+                    now=now,
+                    lease_until=now + timedelta(seconds=self.lease_s),
+                    limit=budget,
+                    operation_id=operation_id,
+                )
+                if not claimed:
+                    break
+                handled += len(claimed)
+                batch = asyncio.create_task(self.send_batch(claimed, sender_key, rate))
+                batches.add(batch)
+                batch.add_done_callback(batches.discard)
+                if self.limiter is None:
+                    await batch
+            await asyncio.gather(*batches)
+        finally:
+            self._draining.discard(sender_key)
+        return handled
+
+    async def send_batch(
+        self, claimed: list[ClaimedMessage], sender_key: str = "", rate: float = 1.0
+    ) -> None:
         now = self.clock()
         operation_ids = list({m.operation_id for m in claimed})
         operations = await store.load_operations(self.pool, operation_ids)
@@ -103,16 +152,27 @@ class Dispatcher:
         await store.store_rendered(self.pool, rendered)
         sendable = await store.record_submitting(self.pool, [a for _, a, _, _ in to_send], now)
         to_send = [item for item in to_send if item[0].id in sendable]
-        semaphore = asyncio.Semaphore(self.concurrency)
+        delays = [0.0] * len(to_send)
+        if self.limiter is not None and to_send:
+            costs = [attempt.segments or 1 for _, attempt, _, _ in to_send]
+            delays = await self.limiter.reserve(sender_key, rate, costs)
+        if self._http_slots is None:
+            self._http_slots = asyncio.Semaphore(self.concurrency)
+        slots = self._http_slots
+        started = time.monotonic()
 
-        async def send_one(request: SendRequest, channel: Channel) -> SendResult:
-            async with semaphore:
+        async def send_one(request: SendRequest, channel: Channel, delay: float) -> SendResult:
+            # Wait for this message's slot in the sender's rate without holding a connection.
+            wait = started + delay - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            async with slots:
                 return await channel.send(request)
 
         results = await asyncio.gather(
             *(
-                send_one(request, self.channels[attempt.channel])
-                for _, attempt, request, _ in to_send
+                send_one(request, self.channels[attempt.channel], delay)
+                for (_, attempt, request, _), delay in zip(to_send, delays, strict=True)
             )
         )
         done = self.clock()

@@ -18,6 +18,7 @@ from service.clock import system_clock
 from service.settings import Settings, load_settings
 from workers.channels.sms import MessagesApiChannel
 from workers.dispatch import Dispatcher
+from workers.ratelimit import RateLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -34,7 +35,11 @@ def provider_client(settings: Settings) -> httpx.AsyncClient:
 
 
 def build_dispatcher(
-    settings: Settings, pool: Any, client: httpx.AsyncClient, clock: Any = system_clock
+    settings: Settings,
+    pool: Any,
+    client: httpx.AsyncClient,
+    clock: Any = system_clock,
+    limiter: RateLimiter | None = None,
 ) -> Dispatcher:
     sms = MessagesApiChannel(
         client,
@@ -47,6 +52,9 @@ def build_dispatcher(
         pool=pool,
         channels={"SMS": sms},
         clock=clock,
+        limiter=limiter,
+        unregistered_mps=settings.unregistered_sender_mps,
+        horizon_s=settings.claim_horizon_s,
         batch_size=settings.send_batch_size,
         lease_s=settings.claim_lease_s,
         concurrency=settings.provider_concurrency,
@@ -62,7 +70,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     ctx["http"] = provider_client(settings)
     ctx["dispatcher"] = build_dispatcher(
-        settings, ctx["pool"], ctx["http"], ctx.get("clock") or system_clock
+        settings,
+        ctx["pool"],
+        ctx["http"],
+        ctx.get("clock") or system_clock,
+        RateLimiter(ctx["redis"]),
     )
 
 
@@ -72,6 +84,10 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 
 
 async def dispatch_operation(ctx: dict[str, Any], payload: dict[str, Any]) -> int:
+    """Start sending a newly accepted operation now rather than at the next tick.
+
+    Rates hold whatever is claimed where: the limiter is per sender, not per job.
+    """
     job = msgspec.convert(payload, DispatchOperation)
     dispatcher: Dispatcher = ctx["dispatcher"]
     return await dispatcher.run(uuid.UUID(job.operation_id))

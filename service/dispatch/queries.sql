@@ -1,10 +1,31 @@
+-- name: due_senders
+-- The senders that have due messages, found by skipping through messages_sender_due_idx one
+-- sender at a time (a loose index scan): cost grows with the number of senders, not with the
+-- number of waiting messages.
+WITH RECURSIVE waiting AS (
+    (SELECT sender_key FROM messages WHERE due_at IS NOT NULL ORDER BY sender_key LIMIT 1)
+    UNION ALL
+    SELECT (SELECT m.sender_key FROM messages m
+            WHERE m.due_at IS NOT NULL AND m.sender_key > waiting.sender_key
+            ORDER BY m.sender_key LIMIT 1)
+    FROM waiting WHERE waiting.sender_key IS NOT NULL
+)
+SELECT sender_key FROM waiting
+WHERE sender_key IS NOT NULL
+  AND EXISTS (SELECT 1 FROM messages m
+              WHERE m.sender_key = waiting.sender_key AND m.due_at <= $1);
+
+-- name: due_senders_of_operation
+SELECT DISTINCT sender_key FROM messages WHERE operation_id = $2 AND due_at <= $1;
+
 -- name: claim_due
--- Claims a batch of due messages by pushing their due time forward by a lease: a worker that
--- dies mid-batch leaves them due again when the lease ends. SKIP LOCKED lets many workers
--- claim side by side without waiting on each other; messages_due_idx serves the scan.
+-- Claims up to $3 due messages of one sender by pushing their due time forward by a lease: a
+-- worker that dies mid-batch leaves them due again when the lease ends. SKIP LOCKED lets many
+-- workers claim side by side without waiting on each other; messages_sender_due_idx serves
+-- the scan in due order.
 WITH due AS (
     SELECT id FROM messages
-    WHERE due_at <= $1 AND ($2::uuid IS NULL OR operation_id = $2)
+    WHERE sender_key = $5 AND due_at <= $1 AND ($2::uuid IS NULL OR operation_id = $2)
     ORDER BY due_at
     LIMIT $3
     FOR UPDATE SKIP LOCKED

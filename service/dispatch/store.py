@@ -69,15 +69,26 @@ class Outcome(msgspec.Struct, frozen=True):
     ends_message: bool
 
 
+async def due_senders(
+    conn: asyncpg.Pool | asyncpg.Connection, now: datetime, operation_id: uuid.UUID | None = None
+) -> list[str]:
+    if operation_id is None:
+        rows = await conn.fetch(Q.due_senders, now)
+    else:
+        rows = await conn.fetch(Q.due_senders_of_operation, now, operation_id)
+    return [row["sender_key"] for row in rows]
+
+
 async def claim_due(
     conn: asyncpg.Pool | asyncpg.Connection,
     *,
+    sender_key: str,
     now: datetime,
     lease_until: datetime,
     limit: int,
     operation_id: uuid.UUID | None = None,
 ) -> list[ClaimedMessage]:
-    rows = await conn.fetch(Q.claim_due, now, operation_id, limit, lease_until)
+    rows = await conn.fetch(Q.claim_due, now, operation_id, limit, lease_until, sender_key)
     return [ClaimedMessage(**dict(row)) for row in rows]
 
 

@@ -14,9 +14,9 @@ import msgspec
 
 from schemas.messages import SendMessagesRequest
 from service.messages import logic
+from tests.conftest import Tenant, TestClock
 from workers.channels.sms import MessagesApiChannel
 from workers.dispatch import Dispatcher
-from tests.conftest import TestClock, Tenant
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -31,12 +31,16 @@ def request(n: int = 1, **extra: Any) -> SendMessagesRequest:
     return msgspec.convert(body, SendMessagesRequest)
 
 
-def dispatcher(pool: asyncpg.Pool, handler: Callable[[httpx.Request], httpx.Response],
-               clock: TestClock) -> Dispatcher:
+def dispatcher(
+    pool: asyncpg.Pool, handler: Callable[[httpx.Request], httpx.Response], clock: TestClock
+) -> Dispatcher:
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     channel = MessagesApiChannel(
-        client, base_url="https://provider.test", account_sid="AC" + "a" * 32,
-        auth_token="t", status_callback_url="https://comms.test/callbacks/twilio/messages/status",
+        client,
+        base_url="https://provider.test",
+        account_sid="AC" + "a" * 32,
+        auth_token="t",
+        status_callback_url="https://comms.test/callbacks/twilio/messages/status",
     )
     return Dispatcher(pool=pool, channels={"SMS": channel}, clock=clock, rng=random.Random(7))
 
@@ -52,24 +56,29 @@ def created(sid: str) -> httpx.Response:
 async def attempts_of(pool: asyncpg.Pool, operation_id: uuid.UUID) -> list[asyncpg.Record]:
     return await pool.fetch(
         "SELECT status, provider_sid, error_code FROM attempts WHERE operation_id = $1"
-        " ORDER BY attempted_at, id", operation_id)
+        " ORDER BY attempted_at, id",
+        operation_id,
+    )
 
 
 async def message_of(pool: asyncpg.Pool, operation_id: uuid.UUID) -> asyncpg.Record:
     return await pool.fetchrow(
-        "SELECT status, due_at, error_code FROM messages WHERE operation_id = $1", operation_id)
+        "SELECT status, due_at, error_code FROM messages WHERE operation_id = $1", operation_id
+    )
 
 
 async def test_transient_answers_retry_with_backoff_until_accepted(
     pool: asyncpg.Pool, tenant: Tenant
 ) -> None:
     clock = TestClock(T0)
-    SID = new_sid()  # noqa: N806
+    SID = new_sid()
     operation_id, _ = await logic.accept_send(
-        pool, account_sid=tenant.account_sid, request=request(), now=T0)
+        pool, account_sid=tenant.account_sid, request=request(), now=T0
+    )
     answers = [
-        httpx.Response(429, json={"code": 20429, "message": "Too Many Requests"},
-                       headers={"Retry-After": "7"}),
+        httpx.Response(
+            429, json={"code": 20429, "message": "Too Many Requests"}, headers={"Retry-After": "7"}
+        ),
         httpx.Response(503, json={"code": 20503, "message": "Service unavailable"}),
         created(SID),
     ]
@@ -95,30 +104,42 @@ async def test_transient_answers_retry_with_backoff_until_accepted(
     final = await message_of(pool, operation_id)
     assert final["due_at"] is None
     assert [tuple(a) for a in await attempts_of(pool, operation_id)] == [
-        ("FAILED", None, 20429), ("FAILED", None, 20503), ("QUEUED", SID, None)]
+        ("FAILED", None, 20429),
+        ("FAILED", None, 20503),
+        ("QUEUED", SID, None),
+    ]
     operation = await pool.fetchval("SELECT status FROM operations WHERE id = $1", operation_id)
     assert operation == "COMPLETED"
     assert len(seen) == 3
     form = dict(httpx.QueryParams(seen[0].content.decode()))
     assert form["To"] == "+15558675310"
     assert form["Body"] == "hi"
-    assert form["StatusCallback"].startswith("https://comms.test/callbacks/twilio/messages/status?attemptId=")
+    assert form["StatusCallback"].startswith(
+        "https://comms.test/callbacks/twilio/messages/status?attemptId="
+    )
 
 
 async def test_permanent_answer_fails_the_message_without_retry(
     pool: asyncpg.Pool, tenant: Tenant
 ) -> None:
     clock = TestClock(T0)
-    SID = new_sid()  # noqa: N806
     operation_id, _ = await logic.accept_send(
-        pool, account_sid=tenant.account_sid, request=request(), now=T0)
+        pool, account_sid=tenant.account_sid, request=request(), now=T0
+    )
     calls = 0
 
     def handler(req: httpx.Request) -> httpx.Response:
         nonlocal calls
         calls += 1
-        return httpx.Response(400, json={"code": 21610, "message": "Unsubscribed recipient",
-                                         "more_info": "", "status": 400})
+        return httpx.Response(
+            400,
+            json={
+                "code": 21610,
+                "message": "Unsubscribed recipient",
+                "more_info": "",
+                "status": 400,
+            },
+        )
 
     await dispatcher(pool, handler, clock).run(operation_id)
     clock.pinned = T0 + timedelta(hours=1)
@@ -133,9 +154,10 @@ async def test_a_lost_answer_is_looked_up_before_sending_again(
 ) -> None:
     """A timeout mid-request may have reached the provider: ask it, adopt, never send twice."""
     clock = TestClock(T0)
-    SID = new_sid()  # noqa: N806
+    SID = new_sid()
     operation_id, _ = await logic.accept_send(
-        pool, account_sid=tenant.account_sid, request=request(), now=T0)
+        pool, account_sid=tenant.account_sid, request=request(), now=T0
+    )
     posts = 0
 
     def handler(req: httpx.Request) -> httpx.Response:
@@ -145,8 +167,13 @@ async def test_a_lost_answer_is_looked_up_before_sending_again(
             raise httpx.ReadTimeout("lost", request=req)
         assert req.url.params["To"] == "+15558675310"
         created_at = T0.strftime("%a, %d %b %Y %H:%M:%S +0000")
-        return httpx.Response(200, json={"messages": [
-            {"sid": SID, "body": "hi", "date_created": created_at}], "next_page_uri": None})
+        return httpx.Response(
+            200,
+            json={
+                "messages": [{"sid": SID, "body": "hi", "date_created": created_at}],
+                "next_page_uri": None,
+            },
+        )
 
     worker = dispatcher(pool, handler, clock)
     await worker.run(operation_id)
@@ -164,9 +191,10 @@ async def test_a_lost_request_that_never_arrived_is_sent_again(
     pool: asyncpg.Pool, tenant: Tenant
 ) -> None:
     clock = TestClock(T0)
-    SID = new_sid()  # noqa: N806
+    SID = new_sid()
     operation_id, _ = await logic.accept_send(
-        pool, account_sid=tenant.account_sid, request=request(), now=T0)
+        pool, account_sid=tenant.account_sid, request=request(), now=T0
+    )
     posts = 0
 
     def handler(req: httpx.Request) -> httpx.Response:
@@ -187,20 +215,19 @@ async def test_a_lost_request_that_never_arrived_is_sent_again(
     assert statuses == [("FAILED", None), ("QUEUED", SID)]
 
 
-async def test_validity_period_expiry_fails_with_30036(
-    pool: asyncpg.Pool, tenant: Tenant
-) -> None:
+async def test_validity_period_expiry_fails_with_30036(pool: asyncpg.Pool, tenant: Tenant) -> None:
     clock = TestClock(T0)
-    SID = new_sid()  # noqa: N806
     operation_id, _ = await logic.accept_send(
-        pool, account_sid=tenant.account_sid, request=request(validityPeriod=5), now=T0)
+        pool, account_sid=tenant.account_sid, request=request(validityPeriod=5), now=T0
+    )
     calls = 0
 
     def handler(req: httpx.Request) -> httpx.Response:
         nonlocal calls
         calls += 1
-        return httpx.Response(503, json={"code": 20503, "message": "busy"},
-                              headers={"Retry-After": "10"})
+        return httpx.Response(
+            503, json={"code": 20503, "message": "busy"}, headers={"Retry-After": "10"}
+        )
 
     await dispatcher(pool, handler, clock).run(operation_id)
     message = await message_of(pool, operation_id)
@@ -208,7 +235,8 @@ async def test_validity_period_expiry_fails_with_30036(
     assert calls == 1
     # Waiting past the validity period without any try also ends in 30036.
     late_id, _ = await logic.accept_send(
-        pool, account_sid=tenant.account_sid, request=request(validityPeriod=5), now=T0)
+        pool, account_sid=tenant.account_sid, request=request(validityPeriod=5), now=T0
+    )
     clock.pinned = T0 + timedelta(seconds=6)
     await dispatcher(pool, handler, clock).run(late_id)
     assert calls == 1
@@ -223,9 +251,12 @@ async def test_rendered_text_over_the_limit_fails_only_that_message(
     body.to[0].variables = {"long": "x" * 1601}
     body.to[1].variables = {"long": "short"}
     operation_id, _ = await logic.accept_send(
-        pool, account_sid=tenant.account_sid, request=body, now=T0)
+        pool, account_sid=tenant.account_sid, request=body, now=T0
+    )
     await dispatcher(pool, lambda req: created(f"SM{uuid.uuid4().hex}"), clock).run(operation_id)
     rows = await pool.fetch(
         "SELECT position, status, error_code FROM messages WHERE operation_id = $1"
-        " ORDER BY position", operation_id)
+        " ORDER BY position",
+        operation_id,
+    )
     assert [tuple(r) for r in rows] == [(0, "FAILED", 21617), (1, "QUEUED", None)]

@@ -1,0 +1,97 @@
+"""HTTP routes of the Senders resource (ext)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import PathParameter, QueryParameter
+
+from schemas.common import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from schemas.senders import SenderCreate, SenderRead, SendersPage
+from service.auth import account_sid_of
+from service.openapi import ERROR_RESPONSES
+from service.senders import logic
+from service.state import AppState
+
+
+class SendersController(Controller):
+    path = "/Senders"
+    tags = ["Senders"]
+
+    @post(
+        "/",
+        status_code=201,
+        operation_id="CreateSender",
+        summary="Register a sender",
+        responses=ERROR_RESPONSES,
+    )
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: SenderCreate,
+        comms: NamedDependency[AppState],
+    ) -> Response[SenderRead]:
+        sender = await logic.create_sender(
+            comms.pool, account_sid=account_sid_of(request), request=data, now=comms.clock()
+        )
+        return Response(
+            sender,
+            status_code=201,
+            headers={"Location": f"{comms.base_url}/v1/Senders/{sender.id}"},
+        )
+
+    @get(
+        "/",
+        operation_id="ListSenders",
+        summary="List senders, newest first",
+        responses=ERROR_RESPONSES,
+    )
+    async def list_senders(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        page_size: Annotated[
+            int, QueryParameter(name="pageSize", ge=1, le=PAGE_SIZE_MAX)
+        ] = PAGE_SIZE_DEFAULT,
+        page_token: Annotated[str | None, QueryParameter(name="pageToken")] = None,
+    ) -> SendersPage:
+        return await logic.list_senders(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            page_size=page_size,
+            page_token=page_token,
+        )
+
+    @get(
+        "/{senderId:str}",
+        operation_id="FetchSender",
+        summary="Fetch a sender",
+        responses=ERROR_RESPONSES,
+    )
+    async def fetch(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        senderId: Annotated[str, PathParameter(description="comms_sender_…")],
+    ) -> SenderRead:
+        return await logic.get_sender(
+            comms.pool, account_sid=account_sid_of(request), sender_id=senderId
+        )
+
+    @delete(
+        "/{senderId:str}",
+        operation_id="DeleteSender",
+        summary="Remove a sender",
+        responses=ERROR_RESPONSES,
+    )
+    async def remove(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        senderId: Annotated[str, PathParameter(description="comms_sender_…")],
+    ) -> None:
+        await logic.delete_sender(
+            comms.pool, account_sid=account_sid_of(request), sender_id=senderId
+        )
