@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.logging import LoggingConfig
 
 from sandbox.auth import provide_account
+from sandbox.conversations.routes import ConversationsController
 from sandbox.errors import (
     TwilioError,
     render_http_exception,
@@ -20,6 +21,7 @@ from sandbox.errors import (
     render_twilio_error,
     render_unexpected,
 )
+from sandbox.inbound import InboundController
 from sandbox.inspection import InspectionController
 from sandbox.messages.routes import MessagesController
 from sandbox.settings import SandboxSettings
@@ -58,7 +60,9 @@ def create_app(settings: SandboxSettings) -> Litestar:
     app = Litestar(
         route_handlers=[
             MessagesController,
+            ConversationsController,
             InspectionController,
+            InboundController,
         ],
         dependencies={
             "sandbox": Provide(_provider(sandbox), sync_to_thread=False),

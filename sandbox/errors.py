@@ -63,6 +63,7 @@ CATALOG: Mapping[int, ErrorKind] = {
     30008: ErrorKind(0, "Unknown error"),
     30036: ErrorKind(0, "Validity Period Expired"),
     50000: ErrorKind(400, "Invalid request"),
+    50353: ErrorKind(409, "Conversation with provided unique name already exists"),
     50416: ErrorKind(409, "A binding for this participant and proxy address already exists"),
     50433: ErrorKind(409, "Participant already exists"),
     63003: ErrorKind(0, "Channel could not find To address"),

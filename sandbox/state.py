@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from sandbox.clock import Clock
+from sandbox.conversations.store import ConversationStore
 from sandbox.faults import FaultConfig, FaultInjector
 from sandbox.messages.lifecycle import Lifecycles
 from sandbox.messages.store import MessageStore
@@ -56,6 +57,7 @@ class SandboxState:
         self.faults = FaultInjector(fault_config_from(settings))
         self.runtime = RuntimeConfig.from_settings(settings)
         self.messages = MessageStore()
+        self.conversations = ConversationStore()
         # WhatsApp sessions: user address -> business address -> last inbound (epoch seconds).
         self.whatsapp_sessions: dict[str, dict[str, float]] = {}
         # Opted-out pairs (business number, handset number), from inbound STOP.
@@ -69,6 +71,7 @@ class SandboxState:
         """Forget everything: cancel background work, clear stores, restore configuration."""
         await self.tasks.cancel_all()
         self.messages.clear()
+        self.conversations.clear()
         self.webhooks.attempts.clear()
         self.whatsapp_sessions.clear()
         self.opt_outs.clear()

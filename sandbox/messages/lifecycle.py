@@ -4,7 +4,7 @@ updating the resource and POSTing one status callback per step before taking the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -98,30 +98,35 @@ class Lifecycles:
         clock: Clock,
         webhooks: WebhookDispatcher,
         auth_token_for: Callable[[str], str | None],
-        on_step: Callable[[MessageRecord], None] | None = None,
     ) -> None:
         self.clock = clock
         self.webhooks = webhooks
         self.auth_token_for = auth_token_for
-        self.on_step = on_step
 
-    async def run(self, record: MessageRecord, steps: list[Step], pool_sender: str | None) -> None:
+    async def run(
+        self,
+        record: MessageRecord,
+        steps: list[Step],
+        pool_sender: str | None,
+        report: Callable[[MessageRecord], Awaitable[None]] | None = None,
+    ) -> None:
+        """Walk the steps; after each one, `report` it (default: the status callback)."""
         loop = asyncio.get_running_loop()
         for step in steps:
             pause = step.at - loop.time()
             if pause > 0:
                 await asyncio.sleep(pause)
             self.apply(record, step, pool_sender)
-            if self.on_step is not None:
-                self.on_step(record)
-            if record.status_callback:
-                token = self.auth_token_for(record.account_sid) or ""
-                await self.webhooks.post(
-                    kind="status_callback",
-                    url=record.status_callback,
-                    params=status_callback_params(record),
-                    auth_token=token,
-                )
+            await (report or self.post_status_callback)(record)
+
+    async def post_status_callback(self, record: MessageRecord) -> None:
+        if record.status_callback:
+            await self.webhooks.post(
+                kind="status_callback",
+                url=record.status_callback,
+                params=status_callback_params(record),
+                auth_token=self.auth_token_for(record.account_sid) or "",
+            )
 
     def apply(self, record: MessageRecord, step: Step, pool_sender: str | None) -> None:
         now = self.clock.now()

@@ -155,7 +155,8 @@ def pool_sender(service_sid: str, channel: Channel) -> str:
     return f"whatsapp:{number}" if channel is Channel.WHATSAPP else number
 
 
-def _whatsapp_session_open(sandbox: SandboxState, to: str, sender: str | None) -> bool:
+def whatsapp_session_open(sandbox: SandboxState, to: str, sender: str | None) -> bool:
+    """Did `to` message the business (`sender`, or any sender when None) in the last 24 h?"""
     sessions = sandbox.whatsapp_sessions.get(to, {})
     cutoff = sandbox.clock.now() - magic.WHATSAPP_SESSION_S
     if sender is not None:
@@ -163,21 +164,23 @@ def _whatsapp_session_open(sandbox: SandboxState, to: str, sender: str | None) -
     return any(last >= cutoff for last in sessions.values())
 
 
-def _is_opted_out(sandbox: SandboxState, to: str, sender: str | None) -> bool:
+def is_opted_out(sandbox: SandboxState, to: str, sender: str | None) -> bool:
+    """Did `to` text STOP to `sender` (or to any sender when None)?"""
     user = split_channel(to)[1]
     if sender is not None:
         return (split_channel(sender)[1], user) in sandbox.opt_outs
     return any(handset == user for _, handset in sandbox.opt_outs)
 
 
-def _outcome(
-    sandbox: SandboxState, create: MessageCreate, to: str, sender: str | None
+def delivery_outcome(
+    sandbox: SandboxState, to: str, sender: str | None, *, templated: bool
 ) -> magic.Outcome:
+    """How a message to `to` will end: magic numbers, then WhatsApp's rules."""
     channel, bare_to = split_channel(to)
     if channel is Channel.WHATSAPP:
         if bare_to == magic.WHATSAPP_NOT_A_USER:
             return magic.WHATSAPP_NOT_A_USER_OUTCOME
-        if not create.content_sid and not _whatsapp_session_open(sandbox, to, sender):
+        if not templated and not whatsapp_session_open(sandbox, to, sender):
             return magic.WHATSAPP_OUTSIDE_SESSION_OUTCOME
     return magic.TO_OUTCOMES.get(bare_to, magic.DELIVERED)
 
@@ -188,7 +191,7 @@ async def create_message(
     """Validate like Twilio, store the message, and start its lifecycle in the background."""
     to, sender, validity_s = _check_create(create)
     _check_magic(to, sender)
-    if _is_opted_out(sandbox, to, sender):
+    if is_opted_out(sandbox, to, sender):
         raise TwilioError(21610)
     channel = split_channel(to)[0]
     service = create.messaging_service_sid
@@ -197,7 +200,7 @@ async def create_message(
     single_segment = channel is Channel.WHATSAPP or bool(create.media_urls)
     segments = 1 if single_segment else count_segments(body)
 
-    outcome = _outcome(sandbox, create, to, sender)
+    outcome = delivery_outcome(sandbox, to, sender, templated=bool(create.content_sid))
     queue_key = sender or service or ""
     leaves_queue_at: float | None = None
     if outcome.kind is not magic.OutcomeKind.FAILED:
