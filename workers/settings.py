@@ -15,6 +15,7 @@ from httpx_aiohttp import HttpxAiohttpClient
 from schemas.jobs import DispatchOperation
 from service import db, logs, queue
 from service.clock import system_clock
+from service.retention import logic as retention
 from service.settings import Settings, load_settings
 from workers.channels.sms import MessagesApiChannel
 from workers.dispatch import Dispatcher
@@ -99,9 +100,21 @@ async def send_due(ctx: dict[str, Any]) -> int:
     return await dispatcher.run()
 
 
+async def purge_expired(ctx: dict[str, Any]) -> int:
+    """Hourly: operations, messages and attempts past retention; expired idempotency keys."""
+    settings: Settings = ctx["settings"]
+    dispatcher: Dispatcher = ctx["dispatcher"]
+    return await retention.purge(
+        ctx["pool"], now=dispatcher.clock(), retention_days=settings.retention_days
+    )
+
+
 class WorkerSettings:
     functions = [dispatch_operation]
-    cron_jobs = [cron(send_due, second=set(range(60)), unique=True, run_at_startup=True)]
+    cron_jobs = [
+        cron(send_due, second=set(range(60)), unique=True, run_at_startup=True),
+        cron(purge_expired, minute=17, second=0, unique=True, timeout=3600),
+    ]
     on_startup = startup
     on_shutdown = shutdown
     job_serializer = staticmethod(queue.serialize_job)

@@ -1,0 +1,33 @@
+"""Retention: operations and everything under them go after the retention period.
+
+Deletion walks the oldest operations in small batches, each its own short transaction, so no
+lock is held long and sending, receipts and reads carry on meanwhile.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from service.idempotency import store as idempotency_store
+from service.idempotency.logic import KEEP_FOR
+from service.retention import store
+
+OPERATIONS_PER_BATCH = 20
+
+
+async def purge(
+    pool: asyncpg.Pool, *, now: datetime, retention_days: int, max_batches: int = 500
+) -> int:
+    """Delete what is past retention, a bounded amount per call; return messages deleted."""
+    cutoff = now - timedelta(days=retention_days)
+    deleted = 0
+    for _ in range(max_batches):
+        ids = await store.expired_operations(pool, cutoff, OPERATIONS_PER_BATCH)
+        if not ids:
+            break
+        async with pool.acquire() as conn, conn.transaction():
+            deleted += await store.delete_operations(conn, ids)
+    await idempotency_store.purge_expired(pool, now - KEEP_FOR, 10_000)
+    return deleted
