@@ -40,12 +40,13 @@ openapi: install
 install: uv
 	$(UV) sync --frozen
 
-# Plain `pip install --user` first; inside a virtualenv --user is refused, so then without it;
-# a distribution Python that is "externally managed" (PEP 668) accepts it only with the flag.
+# pip installs uv for the user (inside a virtualenv, into it); a distribution's Python that is
+# "externally managed" (PEP 668) accepts a user install only with --break-system-packages,
+# which touches nothing but ~/.local.
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
 		echo "uv not found: installing it with pip"; \
-		$(PYTHON) -m pip install --user --quiet uv \
-		|| $(PYTHON) -m pip install --quiet uv \
-		|| $(PYTHON) -m pip install --user --quiet --break-system-packages uv; \
+		if $(PYTHON) -c 'import sys; sys.exit(sys.prefix != sys.base_prefix)'; then user=--user; fi; \
+		pip="$(PYTHON) -m pip install --quiet --disable-pip-version-check $$user uv"; \
+		$$pip 2>/dev/null || $$pip --break-system-packages; \
 	}
