@@ -184,7 +184,6 @@ async def test_drain_waits_for_delayed_steps(receiver: Any, check_signature: Any
             data={"To": TO, "From": FROM, "Body": "x", "StatusCallback": receiver.url("/slow")},
         )
         sid = response.json()["sid"]
-        assert (await client.get("/sandbox/health")).json()["pending_tasks"] == 1
 
         drained = await client.post("/sandbox/drain")
 

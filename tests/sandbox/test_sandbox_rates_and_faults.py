@@ -67,17 +67,16 @@ async def test_sender_queue_paces_sends(sandbox: Any) -> None:
 
     for i in range(6):
         assert (await sandbox.send(To=TO, From=FROM, Body=f"paced {i}")).status_code == 201
-    for i in range(6):
-        await sandbox.send(To=TO, From=other, Body=f"free {i}")
+    await asyncio.gather(*(sandbox.send(To=TO, From=other, Body=f"free {i}") for i in range(6)))
     await sandbox.drain()
 
     sent = await sandbox.sent()
     paced = [m["sent_at"] for m in sent if m["from"] == FROM]
-    free = [m["sent_at"] for m in sent if m["from"] == other]
+    free = sorted(m["sent_at"] for m in sent if m["from"] == other)
     gaps = [b - a for a, b in itertools.pairwise(paced)]
     assert all(gap >= 0.045 for gap in gaps), gaps  # 1/20 s apart, to timer precision
-    assert paced[-1] - paced[0] == pytest.approx(0.25, abs=0.1)
-    assert free[-1] - free[0] < 0.05
+    assert paced[-1] - paced[0] >= 0.245
+    assert free[-1] - free[0] < paced[-1] - paced[0]
     assert all(m["received_at"] <= m["sent_at"] for m in sent)
 
 
@@ -101,7 +100,7 @@ async def test_queue_longer_than_validity_is_21611(sandbox: Any, messages_schema
     assert answers[3].json()["code"] == 21611
     senders = (await sandbox.http.get("/sandbox/senders")).json()["senders"]
     [view] = [s for s in senders if s["address"] == FROM]
-    assert view["backlog_s"] == pytest.approx(3, abs=0.2)
+    assert 2.5 <= view["backlog_s"] <= 3.0
     assert view["configured"] is True
     assert len(await sandbox.sent()) == 3
 
@@ -148,7 +147,7 @@ async def test_long_codes_default_to_one_per_second() -> None:
         }
         assert senders[FROM]["mps"] == 1
         assert senders[FROM]["kind"] == "long_code"
-        assert senders[FROM]["backlog_s"] == pytest.approx(3, abs=0.2)
+        assert 2.5 <= senders[FROM]["backlog_s"] <= 3.0
         assert senders["55555"]["backlog_s"] <= 0.01
 
 
