@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -36,6 +35,24 @@ log = structlog.get_logger(__name__)
 CODE_EXPIRED = 30036
 CODE_TOO_LONG = 21617
 CODE_LOST = 30008
+
+
+@dataclass
+class _Planned:
+    """A message about to go to the provider, with its attempt."""
+
+    message: ClaimedMessage
+    attempt: NewAttempt
+    request: SendRequest
+    failures: int
+    expires: datetime
+
+
+@dataclass
+class _Batch:
+    operation_ids: list[uuid.UUID]
+    outcomes: list[Outcome] = field(default_factory=list)
+    to_send: list[_Planned] = field(default_factory=list)
 
 
 @dataclass
@@ -75,20 +92,19 @@ class Dispatcher:
             handled += sum(counts)
 
     async def _drain(self, sender_key: str, rate: float, operation_id: uuid.UUID | None) -> int:
-        """Claim and send one sender's due messages, a horizon's worth at a time."""
+        """Claim and send one sender's due messages, a horizon's worth of its rate at a time.
+
+        Provider calls are paced one by one through the shared limiter; while the calls of
+        one batch finish and are recorded, the next batch is already being claimed and paced.
+        """
         self._draining.add(sender_key)
         handled = 0
-        batches: set[asyncio.Task[None]] = set()
+        finishing: set[asyncio.Task[None]] = set()
+        budget = self.batch_size
+        if self.limiter is not None:
+            budget = max(1, min(self.batch_size, int(rate * self.horizon_s)))
         try:
             while True:
-                budget = self.batch_size
-                if self.limiter is not None:
-                    ahead = await self.limiter.reserved_ahead(sender_key)
-                    if ahead > self.horizon_s / 2:
-                        # Enough is reserved: claim more only when the sender nears it.
-                        await asyncio.sleep(ahead - self.horizon_s / 2)
-                        continue
-                    budget = max(1, min(budget, int((self.horizon_s - ahead) * rate)))
                 now = self.clock()
                 claimed = await store.claim_due(
                     self.pool,
@@ -101,19 +117,35 @@ class Dispatcher:
                 if not claimed:
                     break
                 handled += len(claimed)
-                batch = asyncio.create_task(self.send_batch(claimed, sender_key, rate))
-                batches.add(batch)
-                batch.add_done_callback(batches.discard)
-                if self.limiter is None:
-                    await batch
-            await asyncio.gather(*batches)
+                batch = await self._prepare_batch(claimed)
+                calls = []
+                for item in batch.to_send:
+                    if self.limiter is not None:
+                        await self._wait_for_turn(sender_key, rate, item.attempt.segments or 1)
+                    calls.append(asyncio.create_task(self._call(item)))
+                task = asyncio.create_task(self._finish_batch(batch, calls))
+                finishing.add(task)
+                task.add_done_callback(finishing.discard)
+            await asyncio.gather(*finishing)
         finally:
             self._draining.discard(sender_key)
         return handled
 
-    async def send_batch(
-        self, claimed: list[ClaimedMessage], sender_key: str = "", rate: float = 1.0
-    ) -> None:
+    async def _wait_for_turn(self, sender_key: str, rate: float, cost: int) -> None:
+        assert self.limiter is not None
+        while True:
+            grant = await self.limiter.try_acquire(sender_key, rate, cost)
+            if grant.granted:
+                return
+            await asyncio.sleep(grant.wait_s)
+
+    async def _call(self, item: _Planned) -> SendResult:
+        if self._http_slots is None:
+            self._http_slots = asyncio.Semaphore(self.concurrency)
+        async with self._http_slots:
+            return await self.channels[item.attempt.channel].send(item.request)
+
+    async def _prepare_batch(self, claimed: list[ClaimedMessage]) -> _Batch:
         now = self.clock()
         operation_ids = list({m.operation_id for m in claimed})
         operations = await store.load_operations(self.pool, operation_ids)
@@ -122,67 +154,51 @@ class Dispatcher:
         for earlier in await store.earlier_attempts(self.pool, [m.id for m in claimed]):
             history[earlier.message_id].append(earlier)
 
-        outcomes: list[Outcome] = []
-        to_send: list[tuple[ClaimedMessage, NewAttempt, SendRequest, int]] = []
+        batch = _Batch(operation_ids=operation_ids)
+        planned: list[_Planned] = []
         rendered: list[tuple[uuid.UUID, dict[str, object], dict[str, str] | None]] = []
         for message in claimed:
             operation = operations[message.operation_id]
             settled = await self._settle_earlier(message, operation, history[message.id], now)
             if settled is not None:
-                outcomes.append(settled)
+                batch.outcomes.append(settled)
                 continue
             expires = (message.scheduled_for or message.created_at) + timedelta(
                 seconds=operation.validity_period
             )
             if now >= expires:
-                outcomes.append(_ended(message, CODE_EXPIRED, "Message validity period expired"))
+                batch.outcomes.append(
+                    _ended(message, CODE_EXPIRED, "Message validity period expired")
+                )
                 continue
             content, tags = _render(operation, message)
             rendered.append((message.id, content, tags))
             text = content.get("text")
             if isinstance(text, str) and len(text) > MAX_TEXT:
-                outcomes.append(
+                batch.outcomes.append(
                     _ended(message, CODE_TOO_LONG, f"Rendered text exceeds {MAX_TEXT} characters")
                 )
                 continue
             attempt, request = self._prepare(message, operation, content, expires, now)
             failures = sum(1 for a in history[message.id] if a.provider_sid is None)
-            to_send.append((message, attempt, request, failures))
+            planned.append(_Planned(message, attempt, request, failures, expires))
 
         await store.store_rendered(self.pool, rendered)
-        sendable = await store.record_submitting(self.pool, [a for _, a, _, _ in to_send], now)
-        to_send = [item for item in to_send if item[0].id in sendable]
-        delays = [0.0] * len(to_send)
-        if self.limiter is not None and to_send:
-            costs = [attempt.segments or 1 for _, attempt, _, _ in to_send]
-            delays = await self.limiter.reserve(sender_key, rate, costs)
-        if self._http_slots is None:
-            self._http_slots = asyncio.Semaphore(self.concurrency)
-        slots = self._http_slots
-        started = time.monotonic()
+        sendable = await store.record_submitting(self.pool, [p.attempt for p in planned], now)
+        batch.to_send = [p for p in planned if p.message.id in sendable]
+        return batch
 
-        async def send_one(request: SendRequest, channel: Channel, delay: float) -> SendResult:
-            # Wait for this message's slot in the sender's rate without holding a connection.
-            wait = started + delay - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            async with slots:
-                return await channel.send(request)
-
-        results = await asyncio.gather(
-            *(
-                send_one(request, self.channels[attempt.channel], delay)
-                for (_, attempt, request, _), delay in zip(to_send, delays, strict=True)
-            )
-        )
+    async def _finish_batch(self, batch: _Batch, calls: list[asyncio.Task[SendResult]]) -> None:
+        results = await asyncio.gather(*calls)
         done = self.clock()
-        for (message, attempt, _, failures), result in zip(to_send, results, strict=True):
-            expires = (message.scheduled_for or message.created_at) + timedelta(
-                seconds=operations[message.operation_id].validity_period
+        for item, result in zip(batch.to_send, results, strict=True):
+            batch.outcomes.append(
+                self._outcome(
+                    item.message, item.attempt, result, item.failures + 1, item.expires, done
+                )
             )
-            outcomes.append(self._outcome(message, attempt, result, failures + 1, expires, done))
-        await store.record_outcomes(self.pool, outcomes, done)
-        await store.complete_operations(self.pool, operation_ids, done)
+        await store.record_outcomes(self.pool, batch.outcomes, done)
+        await store.complete_operations(self.pool, batch.operation_ids, done)
 
     def _prepare(
         self,

@@ -1,71 +1,51 @@
 """Per-sender rate limiting shared by every worker: one atomic Redis script (GCRA).
 
-Each sender has a "theoretical arrival time" (TAT) in Redis: the moment its next segment may
-go. Reserving n messages returns, for each, how long to wait before sending it, and moves the
-TAT forward by each message's cost (segments / rate). Workers in any number reserve through
-the same key, so together they never exceed the rate; time comes from Redis, so their clocks
-need not agree.
+Each sender has a "theoretical arrival time" (TAT) in Redis: the earliest moment its next
+message may go. A worker asks just before each provider call; when the TAT has passed the call
+may go and the TAT moves to now + cost / rate, else the worker waits the time left and asks
+again. Spacing is measured from the moment of each granted send, so a send that runs late
+pushes the next one back instead of letting two go close together. Workers in any number ask
+through the same key, so together they never exceed the rate; time comes from Redis, so their
+clocks need not agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+import msgspec
 from redis.asyncio import Redis
 
-# Sends are spaced this much wider than the rate, so a send the event loop runs a little late
-# can never squeeze one extra into any one-second window at the receiver.
-SPACING_MARGIN = 1.03
+# Sends are spaced this much wider than the rate, so jitter between our send and the
+# provider's receipt can never put one extra send into any one-second window there.
+SPACING_MARGIN = 1.02
 
-_RESERVE = """
+_ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local interval = tonumber(ARGV[1])
-local slots = {tostring(now)}
-for i = 2, #ARGV do
-  slots[#slots + 1] = tostring(tat)
-  tat = tat + interval * tonumber(ARGV[i])
+if tat > now then
+  return {'0', tostring(tat - now), tostring(now)}
 end
-redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(tat - now) + 60000)
-return slots
+local after = now + tonumber(ARGV[1]) * tonumber(ARGV[2])
+redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil(after - now) + 1000)
+return {'1', '0', tostring(now)}
 """
 
-_AHEAD = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then return '0' end
-return tostring(tat - now)
-"""
+
+class Grant(msgspec.Struct, frozen=True):
+    granted: bool
+    wait_s: float
+    at_s: float  # Redis time of the answer
 
 
 class RateLimiter:
     def __init__(self, redis: Redis, prefix: str = "comms:rate:") -> None:
-        self._redis = redis
         self._prefix = prefix
-        self._reserve = redis.register_script(_RESERVE)
-        self._ahead = redis.register_script(_AHEAD)
+        self._acquire = redis.register_script(_ACQUIRE)
 
-    async def reserve(self, sender_key: str, rate: float, costs: Sequence[int]) -> list[float]:
-        """Seconds each message must wait before it is sent, in order."""
-        now, slots = await self.reserve_slots(sender_key, rate, costs)
-        return [slot - now for slot in slots]
-
-    async def reserve_slots(
-        self, sender_key: str, rate: float, costs: Sequence[int]
-    ) -> tuple[float, list[float]]:
-        """Redis's time now and the time (s) each message may go, in order."""
-        if not costs:
-            return 0.0, []
+    async def try_acquire(self, sender_key: str, rate: float, cost: int = 1) -> Grant:
+        """Take the sender's next send now, or learn how long until it is free."""
         interval_ms = 1000.0 * SPACING_MARGIN / rate
-        now, *slots = await self._reserve(
-            keys=[self._prefix + sender_key], args=[interval_ms, *[max(1, c) for c in costs]]
+        granted, wait_ms, now_ms = await self._acquire(
+            keys=[self._prefix + sender_key], args=[interval_ms, max(1, cost)]
         )
-        return float(now) / 1000.0, [float(slot) / 1000.0 for slot in slots]
-
-    async def reserved_ahead(self, sender_key: str) -> float:
-        """Seconds of sending already reserved for this sender beyond now."""
-        ahead = await self._ahead(keys=[self._prefix + sender_key])
-        return float(ahead) / 1000.0
+        return Grant(granted == b"1" or granted == "1", float(wait_ms) / 1000, float(now_ms) / 1000)

@@ -10,30 +10,50 @@ from redis.asyncio import Redis
 from workers.ratelimit import SPACING_MARGIN, RateLimiter
 
 
-async def test_reservations_from_many_workers_never_crowd(redis: Redis) -> None:
+async def grab(
+    limiter: RateLimiter,
+    key: str,
+    rate: float,
+    cost: int,
+    wanted: int,
+    granted: list[tuple[float, int]],
+) -> None:
+    """Ask without pausing until `wanted` sends are granted (bounded: no sleeping in tests)."""
+    got = 0
+    for _ in range(200_000):
+        grant = await limiter.try_acquire(key, rate, cost)
+        if grant.granted:
+            granted.append((grant.at_s, cost))
+            got += 1
+            if got == wanted:
+                return
+    raise AssertionError("limiter never granted")
+
+
+async def test_many_workers_together_keep_the_spacing(redis: Redis) -> None:
+    rate = 200.0
+    granted: list[tuple[float, int]] = []
     workers = [RateLimiter(redis) for _ in range(4)]
-    rate = 50.0
-    calls = [w.reserve_slots("SMS:+15017122661", rate, [1] * 25) for w in workers * 3]
-    results = await asyncio.gather(*calls)
-    slots = sorted(slot for _, batch in results for slot in batch)
-    assert len(slots) == 300
-    gaps = [b - a for a, b in itertools.pairwise(slots)]
-    assert min(gaps) >= SPACING_MARGIN / rate - 1e-6
-    # In any one-second window no more than `rate` messages are due.
-    for i, start in enumerate(slots):
-        inside = sum(1 for s in slots[i:] if s < start + 1.0)
-        assert inside <= rate
+    await asyncio.gather(*(grab(w, "SMS:+15017122661", rate, 1, 10, granted) for w in workers))
+    times = sorted(at for at, _ in granted)
+    assert len(times) == 40
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= SPACING_MARGIN / rate - 1e-4
 
 
 async def test_cost_is_in_segments(redis: Redis) -> None:
     limiter = RateLimiter(redis)
-    _, slots = await limiter.reserve_slots("SMS:+15017122662", 10.0, [3, 1, 2])
-    gaps = [round(b - a, 6) for a, b in itertools.pairwise(slots)]
-    assert gaps == [round(3 * SPACING_MARGIN / 10, 6), round(1 * SPACING_MARGIN / 10, 6)]
+    granted: list[tuple[float, int]] = []
+    await grab(limiter, "SMS:+15017122662", 500.0, 3, 1, granted)
+    await grab(limiter, "SMS:+15017122662", 500.0, 1, 1, granted)
+    (first, _), (second, _) = granted
+    assert second - first >= 3 * SPACING_MARGIN / 500.0 - 1e-4
 
 
 async def test_senders_do_not_share_a_budget(redis: Redis) -> None:
     limiter = RateLimiter(redis)
-    await limiter.reserve("SMS:slow", 1.0, [1] * 5)
-    assert await limiter.reserved_ahead("SMS:slow") > 4
-    assert await limiter.reserve("SMS:fast", 100.0, [1]) == [0.0]
+    assert (await limiter.try_acquire("SMS:slow", 1.0)).granted
+    waiting = await limiter.try_acquire("SMS:slow", 1.0)
+    assert not waiting.granted
+    assert 0.9 < waiting.wait_s <= SPACING_MARGIN
+    assert (await limiter.try_acquire("SMS:fast", 100.0)).granted
