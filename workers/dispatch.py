@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ log = structlog.get_logger(__name__)
 CODE_EXPIRED = 30036
 CODE_TOO_LONG = 21617
 CODE_LOST = 30008
+# A granted send that starts later than this (a busy event loop) delays the sender's next turn.
+LATE_SEND_S = 0.002
 
 
 @dataclass
@@ -120,9 +123,11 @@ class Dispatcher:
                 batch = await self._prepare_batch(claimed)
                 calls = []
                 for item in batch.to_send:
+                    granted_at = None
                     if self.limiter is not None:
                         await self._wait_for_turn(sender_key, rate, item.attempt.segments or 1)
-                    calls.append(asyncio.create_task(self._call(item)))
+                        granted_at = time.monotonic()
+                    calls.append(asyncio.create_task(self._call(item, sender_key, granted_at)))
                 task = asyncio.create_task(self._finish_batch(batch, calls))
                 finishing.add(task)
                 task.add_done_callback(finishing.discard)
@@ -139,10 +144,16 @@ class Dispatcher:
                 return
             await asyncio.sleep(grant.wait_s)
 
-    async def _call(self, item: _Planned) -> SendResult:
+    async def _call(
+        self, item: _Planned, sender_key: str = "", granted_at: float | None = None
+    ) -> SendResult:
         if self._http_slots is None:
             self._http_slots = asyncio.Semaphore(self.concurrency)
         async with self._http_slots:
+            if granted_at is not None and self.limiter is not None:
+                late = time.monotonic() - granted_at
+                if late > LATE_SEND_S:
+                    await self.limiter.push_back(sender_key, late)
             return await self.channels[item.attempt.channel].send(item.request)
 
     async def _prepare_batch(self, claimed: list[ClaimedMessage]) -> _Batch:

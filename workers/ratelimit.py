@@ -14,9 +14,12 @@ from __future__ import annotations
 import msgspec
 from redis.asyncio import Redis
 
-# Sends are spaced this much wider than the rate, so jitter between our send and the
-# provider's receipt can never put one extra send into any one-second window there.
-SPACING_MARGIN = 1.02
+# Sends are spaced this much wider than the rate: jitter of up to ~50 ms between our send and
+# the provider's receipt (a busy machine) cannot put an extra send into a one-second window.
+SPACING_MARGIN = 1.05
+# A worker that asks a little late (its sleep overran) keeps its slot instead of losing the
+# time: at most this much lateness (and never more than half a slot) is caught up.
+CATCH_UP_MS = 5.0
 
 _ACQUIRE = """
 local t = redis.call('TIME')
@@ -25,9 +28,21 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat > now then
   return {'0', tostring(tat - now), tostring(now)}
 end
-local after = now + tonumber(ARGV[1]) * tonumber(ARGV[2])
+local interval = tonumber(ARGV[1])
+local catch_up = math.min(tonumber(ARGV[3]), interval / 2)
+local after = math.max(tat, now - catch_up) + interval * tonumber(ARGV[2])
 redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil(after - now) + 1000)
 return {'1', '0', tostring(now)}
+"""
+
+
+_PUSH_BACK = """
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat == 0 then return 0 end
+local after = tat + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], tostring(after), 'PX', tonumber(redis.call('PTTL', KEYS[1])) +
+  math.ceil(tonumber(ARGV[1])))
+return 1
 """
 
 
@@ -41,11 +56,19 @@ class RateLimiter:
     def __init__(self, redis: Redis, prefix: str = "comms:rate:") -> None:
         self._prefix = prefix
         self._acquire = redis.register_script(_ACQUIRE)
+        self._push_back = redis.register_script(_PUSH_BACK)
 
     async def try_acquire(self, sender_key: str, rate: float, cost: int = 1) -> Grant:
         """Take the sender's next send now, or learn how long until it is free."""
         interval_ms = 1000.0 * SPACING_MARGIN / rate
         granted, wait_ms, now_ms = await self._acquire(
-            keys=[self._prefix + sender_key], args=[interval_ms, max(1, cost)]
+            keys=[self._prefix + sender_key], args=[interval_ms, max(1, cost), CATCH_UP_MS]
         )
         return Grant(granted == b"1" or granted == "1", float(wait_ms) / 1000, float(now_ms) / 1000)
+
+    async def push_back(self, sender_key: str, delay_s: float) -> None:
+        """A granted send left late: move the sender's next turn back by as much.
+
+        Spacing is then kept between the sends as they really leave, not as they were granted.
+        """
+        await self._push_back(keys=[self._prefix + sender_key], args=[delay_s * 1000.0])
