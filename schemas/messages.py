@@ -29,6 +29,19 @@ MessageStatus = Literal[
     "SCHEDULED", "QUEUED", "SENT", "DELIVERED", "READ", "UNDELIVERED", "FAILED", "CANCELED"
 ]
 RecipientChannel = Literal["PHONE", "WHATSAPP", "CONVERSATIONS"]
+
+# Filters of the message lists (GET /v1/Messages, POST /v1/Messages/Search).
+MAX_TAG_FILTERS = 10
+TAGS_FILTER_PATTERN = r"^(?:[a-zA-Z0-9._~-]+:[a-zA-Z0-9._~-]+;){1,10}$"
+STATUS_FILTER_TEXT = (
+    "SCHEDULED, QUEUED, SENT, DELIVERED, READ, UNDELIVERED, FAILED or CANCELED (any case)."
+)
+CHANNEL_FILTER_TEXT = "The recipient's channel: PHONE, WHATSAPP or CONVERSATIONS (any case)."
+ADDRESS_FILTER_TEXT = (
+    "(ext) Messages to this recipient address, E.164 (a `whatsapp:` prefix is ignored)."
+)
+START_DATE_TEXT = "Messages created at or after this RFC 3339 date-time (with an offset or Z)."
+END_DATE_TEXT = "Messages created before this RFC 3339 date-time; must be later than startDate."
 SenderChannel = Literal["SMS", "WHATSAPP", "CONVERSATIONS"]
 
 
@@ -179,3 +192,30 @@ class MessageDetail(MessageRead, rename="camel"):
 class MessagesPage(msgspec.Struct):
     messages: list[MessageRead]
     pagination: Pagination
+
+
+class SearchMessagesRequest(msgspec.Struct, kw_only=True, rename="camel"):
+    """The filters of GET /v1/Messages in a JSON body; all optional, combined with AND.
+
+    Unknown fields are ignored. Enum values are matched case-insensitively.
+    """
+
+    operation_id: (
+        Annotated[str, msgspec.Meta(description="Messages of one operation (comms_operation_…).")]
+        | None
+    ) = None
+    status: Annotated[str, msgspec.Meta(description=STATUS_FILTER_TEXT)] | None = None
+    channel: Annotated[str, msgspec.Meta(description=CHANNEL_FILTER_TEXT)] | None = None
+    address: Annotated[str, msgspec.Meta(description=ADDRESS_FILTER_TEXT)] | None = None
+    tags: (
+        Annotated[
+            Tags,
+            msgspec.Meta(
+                description="Messages whose tags hold every one of these pairs (AND); "
+                "at most 10 pairs."
+            ),
+        ]
+        | None
+    ) = None
+    start_date: Annotated[str, msgspec.Meta(description=START_DATE_TEXT)] | None = None
+    end_date: Annotated[str, msgspec.Meta(description=END_DATE_TEXT)] | None = None

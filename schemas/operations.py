@@ -6,9 +6,12 @@ from typing import Literal
 
 import msgspec
 
-from schemas.common import Tags
+from schemas.common import Pagination, Tags
+from schemas.messages import AddressOut, ErrorDetail
 
 OperationStatus = Literal["SCHEDULED", "PROCESSING", "COMPLETED", "CANCELED"]
+
+OPERATION_STATUS_FILTER_TEXT = "SCHEDULED, PROCESSING, COMPLETED or CANCELED (any case)."
 
 
 class OperationStats(msgspec.Struct):
@@ -35,3 +38,40 @@ class OperationRead(msgspec.Struct, rename="camel"):
     stats: OperationStats
     created_at: str
     updated_at: str
+
+
+class OperationsPage(msgspec.Struct):
+    operations: list[OperationRead]
+    pagination: Pagination
+
+
+class CancelOperationAccepted(msgspec.Struct, rename="camel"):
+    """The canceled operation: its id and URL (also in the `Location` header)."""
+
+    resource_id: str
+    resource_location: str
+
+
+class OperationError(msgspec.Struct, rename="camel"):
+    """A FAILED or UNDELIVERED message of the operation and why (`error` null when unknown)."""
+
+    message_id: str
+    status: Literal["FAILED", "UNDELIVERED"]
+    to: list[AddressOut]
+    error: ErrorDetail | None
+    updated_at: str
+
+
+class ErrorCodeCount(msgspec.Struct):
+    """How many of the operation's FAILED and UNDELIVERED messages carry this code."""
+
+    code: int | None
+    count: int
+
+
+class OperationErrorsPage(msgspec.Struct):
+    """One page of the operation's errors, newest first; `counts` covers all of them."""
+
+    errors: list[OperationError]
+    counts: list[ErrorCodeCount]
+    pagination: Pagination

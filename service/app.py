@@ -58,9 +58,22 @@ def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[ErrorBody]:
 
 _MSGSPEC_PATH = re.compile(r" - at `(\$[^`]*)`$")
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_MISSING_PARAMETER = re.compile(r"^Missing required \w+ parameter '([^']+)'")
 
 
-def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
+def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
+    """A handler argument's name on the wire (`page_size` is the `pageSize` query parameter)."""
+    try:
+        field = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except AttributeError:
+        return key
+    alias = getattr(getattr(field, "kwarg_definition", None), "name", None)
+    return alias if isinstance(alias, str) and alias else key
+
+
+def _validation_error(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[ErrorBody]:
     """Litestar's decode/parameter errors in the API.md error body, with JSON paths."""
     problems: list[Problem] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
@@ -74,7 +87,7 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
         if match:
             context, message = match.group(1), message[: match.start()]
         elif key and key != "data":
-            context = f"$.{key}"
+            context = f"$.{_wire_name(request, key)}"
         else:
             context = "$" if source == "body" or key == "data" else None
         missing = _MISSING_FIELD.search(message)
@@ -82,7 +95,10 @@ def _validation_error(_: Request[Any, Any, Any], exc: ValidationException) -> Re
             context = f"{context}.{missing.group(1)}"
         problems.append(Problem(CODE_INVALID_FIELD, message, context))
     if not problems:
-        problems.append(Problem(CODE_INVALID_FIELD, _plain_detail(exc.detail), None))
+        detail = _plain_detail(exc.detail)
+        missing_parameter = _MISSING_PARAMETER.match(detail)
+        context = f"$.{missing_parameter.group(1)}" if missing_parameter else None
+        problems.append(Problem(CODE_INVALID_FIELD, detail, context))
     return error_response(400, problems)
 
 

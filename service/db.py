@@ -35,3 +35,13 @@ async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 20) -> asy
     )
     assert pool is not None
     return pool
+
+
+async def plan_with_values(conn: asyncpg.Connection) -> None:
+    """Plan this transaction's statements with their parameter values, never generically.
+
+    For queries whose filters are optional parameters (`$2 IS NULL OR col = $2`): planned with
+    the values, unused filters fold away and the right index is chosen; a generic plan (what a
+    prepared statement may switch to after five calls) cannot fold them and would scan.
+    """
+    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")

@@ -8,6 +8,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
 from schemas.errors import ErrorBody
+from schemas.operations import CancelOperationAccepted, OperationErrorsPage
 from service.errors import OWN_CODES
 
 _TWILIO_CODES = {
@@ -73,4 +74,70 @@ SEND_EXAMPLE = Example(
         "from": {"address": "+15017122661", "channel": "SMS"},
         "tags": {"campaign": "welcome"},
     },
+)
+
+SEARCH_EXAMPLE = Example(
+    summary="Failed messages of one campaign in November",
+    value={
+        "status": "FAILED",
+        "tags": {"campaign": "welcome"},
+        "startDate": "2026-11-01T00:00:00Z",
+        "endDate": "2026-12-01T00:00:00Z",
+    },
+)
+
+SEEK_RESPONSES: dict[int, ResponseSpec] = {
+    404: _error(
+        "No message of this account has an attempt with this provider SID",
+        20404,
+        "The resource was not found.",
+    ),
+}
+
+CANCEL_RESPONSES: dict[int, ResponseSpec] = {
+    409: _error("Nothing in the operation is left to cancel", 30409, "Nothing left to cancel"),
+}
+
+CANCEL_ACCEPTED = ResponseSpec(
+    data_container=CancelOperationAccepted,
+    generate_examples=False,
+    description="Accepted: the messages not yet handed to a provider are canceled and the "
+    "operation is CANCELED. The `Location` header carries `resourceLocation`.",
+    examples=[
+        Example(
+            value={
+                "resourceId": "comms_operation_01m8h0jzqsechs3yv6kh2qxj5m",
+                "resourceLocation": "https://comms.example/v1/Messages/Operations/"
+                "comms_operation_01m8h0jzqsechs3yv6kh2qxj5m",
+            }
+        )
+    ],
+)
+
+OPERATION_ERRORS_PAGE = ResponseSpec(
+    data_container=OperationErrorsPage,
+    generate_examples=False,
+    description="A page of the operation's FAILED and UNDELIVERED messages, newest first, and "
+    "how many of them carry each error code (over the whole operation, on every page).",
+    examples=[
+        Example(
+            value={
+                "errors": [
+                    {
+                        "messageId": "comms_message_01m8h0jzqsechs3yv6kh2qxj5n",
+                        "status": "FAILED",
+                        "to": [{"address": "+15005550001", "channel": "PHONE"}],
+                        "error": {
+                            "code": 21211,
+                            "message": "Invalid 'To' Phone Number",
+                            "infoUrl": "https://www.twilio.com/docs/api/errors/21211",
+                        },
+                        "updatedAt": "2026-11-25T10:00:01.123Z",
+                    }
+                ],
+                "counts": [{"code": 21211, "count": 3}, {"code": 30003, "count": 1}],
+                "pagination": {"next": None, "self": "eyJ2IjoyLCJxIjoiLi4uIn0"},
+            }
+        )
+    ],
 )

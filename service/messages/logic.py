@@ -5,20 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import asyncpg
 import msgspec
 
 from schemas import messages as wire
 from schemas.common import Pagination, Related
-from service import ids
+from service import filters, ids
 from service.clock import rfc3339, rfc3339_or_none
-from service.errors import CODE_INVALID_FIELD, NotFound, Problem, ValidationFailed
+from service.errors import NotFound, ValidationFailed
 from service.idempotency import logic as idempotency
 from service.messages import phone, store
 from service.messages.validation import SendPlan, plan_send
-from service.pagination import decode_token, trim_page
+from service.pagination import Position, decode_position, position_page, query_fingerprint
 
 Enqueue = Callable[[uuid.UUID], Awaitable[None]]
 
@@ -131,6 +131,7 @@ def _message_records(
                 due_at,
                 now,
                 now,
+                plan.tags,
             )
         )
     return records, due_now
@@ -218,36 +219,120 @@ async def get_message(
     )
 
 
+MESSAGE_STATUSES: tuple[str, ...] = get_args(wire.MessageStatus)
+RECIPIENT_CHANNELS: tuple[str, ...] = get_args(wire.RecipientChannel)
+
+
+def message_url(base_url: str, message_id: uuid.UUID, prefix: str = "/v1") -> str:
+    return f"{base_url}{prefix}/Messages/{ids.encode(ids.MESSAGE, message_id)}"
+
+
 async def list_messages(
     pool: asyncpg.Pool,
     *,
     account_sid: str,
-    operation_id: str | None,
+    operation_id: str | None = None,
+    status: str | None = None,
+    channel: str | None = None,
+    address: str | None = None,
+    tags: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
     page_size: int,
     page_token: str | None,
     base_url: str,
 ) -> wire.MessagesPage:
-    start = decode_token(page_token)
-    operation_key = None
-    if operation_id is not None:
-        operation_key = ids.decode(ids.OPERATION, operation_id)
-        if operation_key is None:
-            raise ValidationFailed(
-                [_bad_query("operationId is not an operation id", "$.operationId")]
-            )
-    rows = await store.list_messages(
-        pool,
-        account_sid=account_sid,
-        operation_id=operation_key,
-        after=start,
-        limit=page_size + 1,
+    """GET /v1/Messages: the filters as query text (`tags` as `k:v;k2:v2;`)."""
+    problems = filters.FilterProblems()
+    checked = _message_filters(
+        problems,
+        operation_id=operation_id,
+        status=status,
+        channel=channel,
+        address=address,
+        tags=filters.tags_query(tags, "$.tags", problems),
+        start_date=start_date,
+        end_date=end_date,
     )
-    page, next_token, self_token = trim_page(rows, page_size, start, lambda r: r.id)
+    return await _message_page(pool, account_sid, checked, page_size, page_token, base_url)
+
+
+async def search_messages(
+    pool: asyncpg.Pool,
+    *,
+    account_sid: str,
+    request: wire.SearchMessagesRequest,
+    page_size: int,
+    page_token: str | None,
+    base_url: str,
+) -> wire.MessagesPage:
+    """POST /v1/Messages/Search: the same filters in a JSON body, `tags` as a map."""
+    problems = filters.FilterProblems()
+    checked = _message_filters(
+        problems,
+        operation_id=request.operation_id,
+        status=request.status,
+        channel=request.channel,
+        address=request.address,
+        tags=filters.tags_map(request.tags, "$.tags", problems),
+        start_date=request.start_date,
+        end_date=request.end_date,
+    )
+    return await _message_page(pool, account_sid, checked, page_size, page_token, base_url)
+
+
+def _message_filters(
+    problems: filters.FilterProblems,
+    *,
+    operation_id: str | None,
+    status: str | None,
+    channel: str | None,
+    address: str | None,
+    tags: dict[str, str] | None,
+    start_date: str | None,
+    end_date: str | None,
+) -> store.MessageFilters:
+    start = filters.timestamp(start_date, "$.startDate", problems)
+    end = filters.timestamp(end_date, "$.endDate", problems)
+    filters.date_range(start, end, "$.endDate", problems)
+    checked = store.MessageFilters(
+        operation_id=filters.typeid(operation_id, ids.OPERATION, "$.operationId", problems),
+        status=filters.choice(status, MESSAGE_STATUSES, "$.status", problems),
+        channel=filters.choice(channel, RECIPIENT_CHANNELS, "$.channel", problems),
+        address=filters.address(address, "$.address", problems),
+        tags=tags,
+        start_date=start,
+        end_date=end,
+    )
+    problems.raise_any()
+    return checked
+
+
+async def _message_page(
+    pool: asyncpg.Pool,
+    account_sid: str,
+    checked: store.MessageFilters,
+    page_size: int,
+    page_token: str | None,
+    base_url: str,
+) -> wire.MessagesPage:
+    query = query_fingerprint("messages", checked)
+    start = decode_position(query, page_token)
+    rows = await store.list_messages(
+        pool, account_sid=account_sid, filters=checked, after=start, limit=page_size + 1
+    )
+    page, next_token, self_token = position_page(
+        rows, page_size, query, start, lambda r: Position(r.created_at, r.id)
+    )
     return wire.MessagesPage(
         messages=[present_message(r, base_url) for r in page],
         pagination=Pagination(next=next_token, self=self_token),
     )
 
 
-def _bad_query(message: str, context: str) -> Problem:
-    return Problem(CODE_INVALID_FIELD, message, context)
+async def seek_message(pool: asyncpg.Pool, *, account_sid: str, identifier: str) -> uuid.UUID:
+    """The message that owns a provider SID (one of its attempts'), of this account only."""
+    message_id = await store.find_message_by_provider_sid(pool, identifier, account_sid)
+    if message_id is None:
+        raise NotFound()
+    return message_id

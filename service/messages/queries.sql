@@ -17,22 +17,43 @@ SELECT id, channel, from_address, to_address, status, provider_sid, segments, en
        error_code, error_message, attempted_at, updated_at
 FROM attempts WHERE message_id = $1 ORDER BY attempted_at, id;
 
--- name: list_messages_by_operation
--- Keyset page, newest first, served by messages_operation_id_idx; $3 is the last id seen
--- (NULL for the first page). One row more than the page tells whether a next page exists.
+-- name: list_messages
+-- Every combination of the list filters in one query: each filter is an optional parameter.
+-- The caller plans it with the values (plan_cache_mode = force_custom_plan), so unused filters
+-- fold away and the planner picks the index of the most selective one given:
+--   $2 operation → messages_operation_created_idx    $3 status  → messages_status_created_idx
+--   $4 channel   → messages_channel_created_idx      $5 address → messages_address_created_idx
+--   $6 tags      → messages_tags_idx (a bitmap, then a top-N sort)
+--   none, or only dates → messages_account_created_idx
+-- The btree indexes end in (created_at DESC, id DESC), the list order: the date range ($7, $8)
+-- and the page position ($9, $10) bound the same range read, which stops after $11 rows (one
+-- more than a page, telling whether a next page exists). A message's tags are
+-- coalesce(tags, operation_tags), the expression messages_tags_idx indexes. The operations
+-- (for the sender and the unrendered tags) are joined to the page's rows only.
 SELECT m.id, m.operation_id, m.channel, m.address, m.status,
        coalesce(m.tags, o.tags) AS tags, o.sender,
        m.scheduled_for, m.created_at, m.updated_at, m.deleted_at
-FROM messages m JOIN operations o ON o.id = m.operation_id
-WHERE m.operation_id = $1 AND m.account_sid = $2 AND ($3::uuid IS NULL OR m.id < $3)
-ORDER BY m.id DESC
-LIMIT $4;
+FROM (
+    SELECT id, operation_id, channel, address, status, tags, scheduled_for,
+           created_at, updated_at, deleted_at
+    FROM messages
+    WHERE account_sid = $1
+      AND ($2::uuid IS NULL OR operation_id = $2)
+      AND ($3::text IS NULL OR status = $3)
+      AND ($4::text IS NULL OR channel = $4)
+      AND ($5::text IS NULL OR address = $5)
+      AND ($6::jsonb IS NULL OR coalesce(tags, operation_tags) @> $6)
+      AND ($7::timestamptz IS NULL OR created_at >= $7)
+      AND ($8::timestamptz IS NULL OR created_at < $8)
+      AND ($9::timestamptz IS NULL OR (created_at, id) < ($9, $10::uuid))
+    ORDER BY created_at DESC, id DESC
+    LIMIT $11
+) m
+JOIN operations o ON o.id = m.operation_id
+ORDER BY m.created_at DESC, m.id DESC;
 
--- name: list_messages_by_account
-SELECT m.id, m.operation_id, m.channel, m.address, m.status,
-       coalesce(m.tags, o.tags) AS tags, o.sender,
-       m.scheduled_for, m.created_at, m.updated_at, m.deleted_at
-FROM messages m JOIN operations o ON o.id = m.operation_id
-WHERE m.account_sid = $1 AND ($2::uuid IS NULL OR m.id < $2)
-ORDER BY m.id DESC
-LIMIT $3;
+-- name: find_message_by_provider_sid
+-- attempts_provider_sid_key finds the attempt; both account checks keep other tenants' out.
+SELECT a.message_id
+FROM attempts a JOIN messages m ON m.id = a.message_id
+WHERE a.provider_sid = $1 AND a.account_sid = $2 AND m.account_sid = $2;

@@ -12,23 +12,63 @@ from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
+from litestar.response import Redirect
 
-from schemas.common import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
-from schemas.messages import MessageDetail, MessagesPage, SendMessagesAccepted, SendMessagesRequest
+from schemas.common import PAGE_SIZE_DEFAULT
+from schemas.messages import (
+    ADDRESS_FILTER_TEXT,
+    CHANNEL_FILTER_TEXT,
+    STATUS_FILTER_TEXT,
+    MessageDetail,
+    MessagesPage,
+    SearchMessagesRequest,
+    SendMessagesAccepted,
+    SendMessagesRequest,
+)
 from service import ids, queue
 from service.auth import account_sid_of
 from service.messages import logic
-from service.openapi import ERROR_RESPONSES, SEND_EXAMPLE
+from service.openapi import ERROR_RESPONSES, SEARCH_EXAMPLE, SEEK_RESPONSES, SEND_EXAMPLE
+from service.query_params import (
+    EndDateParam,
+    PageSizeParam,
+    PageTokenParam,
+    StartDateParam,
+    TagsParam,
+)
 from service.state import AppState
 
 log = structlog.get_logger(__name__)
 
-PageSizeParam = Annotated[
-    int,
-    QueryParameter(name="pageSize", ge=1, le=PAGE_SIZE_MAX, description="Items per page, 1..1000."),
+StatusParam = Annotated[
+    str | None,
+    QueryParameter(
+        name="status",
+        description=STATUS_FILTER_TEXT,
+        schema_extra={"enum": list(logic.MESSAGE_STATUSES)},
+    ),
 ]
-PageTokenParam = Annotated[
-    str | None, QueryParameter(name="pageToken", description="A `pagination.next` or `self` token.")
+ChannelParam = Annotated[
+    str | None,
+    QueryParameter(
+        name="channel",
+        description=CHANNEL_FILTER_TEXT,
+        schema_extra={"enum": list(logic.RECIPIENT_CHANNELS)},
+    ),
+]
+AddressParam = Annotated[
+    str | None,
+    QueryParameter(
+        name="address", description=ADDRESS_FILTER_TEXT, schema_extra={"examples": ["+15558675310"]}
+    ),
+]
+OperationIdParam = Annotated[
+    str | None,
+    QueryParameter(
+        name="operationId",
+        description="Messages of one operation.",
+        schema_extra={"pattern": ids.pattern(ids.OPERATION)},
+    ),
 ]
 
 
@@ -124,15 +164,21 @@ class MessagesController(Controller):
         "/",
         operation_id="ListMessages",
         summary="List messages, newest first",
+        description="Every filter given must match (AND). Pages are keyset cursors: rows that "
+        "arrive meanwhile never shift a page.",
         responses=ERROR_RESPONSES,
     )
     async def list_messages(
         self,
         request: Request[Any, Any, Any],
         comms: NamedDependency[AppState],
-        operation_id: Annotated[
-            str | None, QueryParameter(name="operationId", description="Messages of one operation.")
-        ] = None,
+        operation_id: OperationIdParam = None,
+        status: StatusParam = None,
+        channel: ChannelParam = None,
+        address: AddressParam = None,
+        tags: TagsParam = None,
+        start_date: StartDateParam = None,
+        end_date: EndDateParam = None,
         page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
         page_token: PageTokenParam = None,
     ) -> MessagesPage:
@@ -140,10 +186,74 @@ class MessagesController(Controller):
             comms.pool,
             account_sid=account_sid_of(request),
             operation_id=operation_id,
+            status=status,
+            channel=channel,
+            address=address,
+            tags=tags,
+            start_date=start_date,
+            end_date=end_date,
             page_size=page_size,
             page_token=page_token,
             base_url=comms.base_url,
         )
+
+    @post(
+        "/Search",
+        status_code=200,
+        operation_id="SearchMessages",
+        summary="Search messages, newest first",
+        description="The filters of List Messages in a JSON body (`tags` as a map); paging by "
+        "query parameters.",
+        responses=ERROR_RESPONSES,
+    )
+    async def search(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[
+            SearchMessagesRequest,
+            Body(media_type=RequestEncodingType.JSON, examples=[SEARCH_EXAMPLE]),
+        ],
+        comms: NamedDependency[AppState],
+        page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
+        page_token: PageTokenParam = None,
+    ) -> MessagesPage:
+        return await logic.search_messages(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            request=data,
+            page_size=page_size,
+            page_token=page_token,
+            base_url=comms.base_url,
+        )
+
+    @get(
+        "/Seek",
+        status_code=307,
+        operation_id="SeekMessage",
+        summary="Find the message that owns a provider SID",
+        description="Redirects (307) to the message one of whose attempts has this provider SID "
+        "(SM…, MM… or IM…).",
+        responses={**ERROR_RESPONSES, **SEEK_RESPONSES},
+    )
+    async def seek(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        identifier: Annotated[
+            str,
+            QueryParameter(
+                description="A provider SID of one of the message's attempts.",
+                min_length=1,
+                max_length=64,
+                schema_extra={"examples": ["SM0123456789abcdef0123456789abcdef"]},
+            ),
+        ],
+    ) -> Redirect:
+        message_id = await logic.seek_message(
+            comms.pool, account_sid=account_sid_of(request), identifier=identifier
+        )
+        prefix = "/preview" if request.url.path.startswith("/preview/") else "/v1"
+        return Redirect(logic.message_url(comms.base_url, message_id, prefix), status_code=307)
 
     @get(
         "/{messageId:str}",

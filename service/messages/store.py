@@ -10,7 +10,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from service import sql
+from service import db, sql
+from service.pagination import Position
 
 Q = sql.load(__file__)
 
@@ -27,6 +28,8 @@ MESSAGE_COPY_COLUMNS = (
     "due_at",
     "created_at",
     "updated_at",
+    # The operation's tags on every message, so messages_tags_idx answers tag filters.
+    "operation_tags",
 )
 
 
@@ -111,18 +114,50 @@ async def list_attempts(
     return [AttemptRow(**dict(row)) for row in rows]
 
 
+class MessageFilters(msgspec.Struct, frozen=True):
+    """The filters of a message list, checked and normalised; None means not filtered."""
+
+    operation_id: uuid.UUID | None = None
+    status: str | None = None
+    channel: str | None = None
+    address: str | None = None
+    tags: dict[str, str] | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+
 async def list_messages(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    pool: asyncpg.Pool,
     *,
     account_sid: str,
-    operation_id: uuid.UUID | None,
-    after: uuid.UUID | None,
+    filters: MessageFilters,
+    after: Position | None,
     limit: int,
 ) -> list[MessageRow]:
-    if operation_id is not None:
+    """Messages matching every filter, newest first, strictly after `after`."""
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        await db.plan_with_values(conn)
         rows = await conn.fetch(
-            Q.list_messages_by_operation, operation_id, account_sid, after, limit
+            Q.list_messages,
+            account_sid,
+            filters.operation_id,
+            filters.status,
+            filters.channel,
+            filters.address,
+            filters.tags,
+            filters.start_date,
+            filters.end_date,
+            after.created_at if after else None,
+            after.id if after else None,
+            limit,
         )
-    else:
-        rows = await conn.fetch(Q.list_messages_by_account, account_sid, after, limit)
     return [MessageRow(**dict(row)) for row in rows]
+
+
+async def find_message_by_provider_sid(
+    conn: asyncpg.Connection | asyncpg.Pool, provider_sid: str, account_sid: str
+) -> uuid.UUID | None:
+    message_id: uuid.UUID | None = await conn.fetchval(
+        Q.find_message_by_provider_sid, provider_sid, account_sid
+    )
+    return message_id

@@ -1,14 +1,60 @@
-"""Reading operations."""
+"""Reading, listing and canceling operations, and listing their errors."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from typing import get_args
+
 import asyncpg
 
-from schemas.operations import OperationRead, OperationStats
-from service import ids
+from schemas.common import Pagination
+from schemas.messages import AddressOut, ErrorDetail
+from schemas.operations import (
+    CancelOperationAccepted,
+    ErrorCodeCount,
+    OperationError,
+    OperationErrorsPage,
+    OperationRead,
+    OperationsPage,
+    OperationStats,
+    OperationStatus,
+)
+from service import db, filters, ids
 from service.clock import rfc3339
-from service.errors import NotFound
+from service.errors import CannotCancel, NotFound, info_url
+from service.messages.logic import operation_url
 from service.operations import store
+from service.pagination import Position, decode_position, position_page, query_fingerprint
+
+OPERATION_STATUSES: tuple[str, ...] = get_args(OperationStatus)
+CANCEL_ATTEMPTS = 3
+
+
+def present_operation(row: store.OperationRow, counts: store.OperationCounts) -> OperationRead:
+    by_status = counts.by_status
+    stats = OperationStats(
+        total=row.total,
+        recipients=row.total,
+        attempts=counts.attempts,
+        unaddressable=0,
+        scheduled=by_status.get("SCHEDULED", 0),
+        queued=by_status.get("QUEUED", 0),
+        sent=by_status.get("SENT", 0),
+        delivered=by_status.get("DELIVERED", 0),
+        read=by_status.get("READ", 0),
+        undelivered=by_status.get("UNDELIVERED", 0),
+        failed=by_status.get("FAILED", 0),
+        canceled=by_status.get("CANCELED", 0),
+    )
+    return OperationRead(
+        id=ids.encode(ids.OPERATION, row.id),
+        status=row.status,  # type: ignore[arg-type]
+        tags=row.tags,
+        stats=stats,
+        created_at=rfc3339(row.created_at),
+        updated_at=rfc3339(row.updated_at),
+    )
 
 
 async def get_operation(
@@ -19,26 +65,126 @@ async def get_operation(
         row = await store.get_operation(conn, key, account_sid) if key else None
         if row is None:
             raise NotFound()
-        counts, attempts = await store.status_counts(conn, row.id)
-    stats = OperationStats(
-        total=row.total,
-        recipients=row.total,
-        attempts=attempts,
-        unaddressable=0,
-        scheduled=counts.get("SCHEDULED", 0),
-        queued=counts.get("QUEUED", 0),
-        sent=counts.get("SENT", 0),
-        delivered=counts.get("DELIVERED", 0),
-        read=counts.get("READ", 0),
-        undelivered=counts.get("UNDELIVERED", 0),
-        failed=counts.get("FAILED", 0),
-        canceled=counts.get("CANCELED", 0),
+        counts = await store.operation_counts(conn, [row.id])
+    return present_operation(row, counts[row.id])
+
+
+async def list_operations(
+    pool: asyncpg.Pool,
+    *,
+    account_sid: str,
+    status: str | None = None,
+    tags: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    page_size: int,
+    page_token: str | None,
+) -> OperationsPage:
+    """GET /v1/Messages/Operations: newest first, every filter given must match."""
+    problems = filters.FilterProblems()
+    start = filters.timestamp(start_date, "$.startDate", problems)
+    end = filters.timestamp(end_date, "$.endDate", problems)
+    filters.date_range(start, end, "$.endDate", problems)
+    checked = store.OperationFilters(
+        status=filters.choice(status, OPERATION_STATUSES, "$.status", problems),
+        tags=filters.tags_query(tags, "$.tags", problems),
+        start_date=start,
+        end_date=end,
     )
-    return OperationRead(
-        id=ids.encode(ids.OPERATION, row.id),
+    problems.raise_any()
+    query = query_fingerprint("operations", checked)
+    after = decode_position(query, page_token)
+    rows = await store.list_operations(
+        pool, account_sid=account_sid, filters=checked, after=after, limit=page_size + 1
+    )
+    page, next_token, self_token = position_page(
+        rows, page_size, query, after, lambda r: Position(r.created_at, r.id)
+    )
+    async with pool.acquire() as conn:
+        counts = await store.operation_counts(conn, [r.id for r in page])
+    return OperationsPage(
+        operations=[present_operation(r, counts[r.id]) for r in page],
+        pagination=Pagination(next=next_token, self=self_token),
+    )
+
+
+async def cancel_operation(
+    pool: asyncpg.Pool, *, account_sid: str, operation_id: str, now: datetime
+) -> uuid.UUID:
+    """Cancel every message not yet handed to a provider; the operation becomes CANCELED.
+
+    Nothing left to cancel is a 409 (30409) and changes nothing.
+    """
+    key = ids.decode(ids.OPERATION, operation_id)
+    if key is None:
+        raise NotFound()
+    for attempt in range(CANCEL_ATTEMPTS):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                if await store.lock_operation(conn, key, account_sid) is None:
+                    raise NotFound()
+                if await store.cancel_waiting_messages(conn, key, now) == 0:
+                    raise CannotCancel()
+                await store.mark_canceled(conn, key, now)
+            return key
+        except asyncpg.DeadlockDetectedError:
+            # A worker's batch update locked some of these rows in another order; Postgres
+            # broke the cycle by rolling this transaction back, so trying again is safe.
+            if attempt + 1 == CANCEL_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def cancel_accepted(base_url: str, operation_id: uuid.UUID) -> CancelOperationAccepted:
+    return CancelOperationAccepted(
+        resource_id=ids.encode(ids.OPERATION, operation_id),
+        resource_location=operation_url(base_url, operation_id),
+    )
+
+
+async def list_errors(
+    pool: asyncpg.Pool,
+    *,
+    account_sid: str,
+    operation_id: str,
+    page_size: int,
+    page_token: str | None,
+) -> OperationErrorsPage:
+    """The operation's FAILED and UNDELIVERED messages, newest first, and counts per code."""
+    key = ids.decode(ids.OPERATION, operation_id)
+    if key is None:
+        raise NotFound()
+    query = query_fingerprint("operation-errors", key)
+    after = decode_position(query, page_token)
+    # One snapshot, so the counts and the page agree.
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        if await store.get_operation(conn, key, account_sid) is None:
+            raise NotFound()
+        await db.plan_with_values(conn)
+        rows = await store.list_errors(conn, key, after, page_size + 1)
+        counts = await store.error_counts(conn, key)
+    page, next_token, self_token = position_page(
+        rows, page_size, query, after, lambda r: Position(r.created_at, r.id)
+    )
+    return OperationErrorsPage(
+        errors=[_present_error(r) for r in page],
+        counts=[ErrorCodeCount(code=c.code, count=c.count) for c in counts],
+        pagination=Pagination(next=next_token, self=self_token),
+    )
+
+
+def _present_error(row: store.ErrorRow) -> OperationError:
+    error = None
+    if row.error_code is not None:
+        error = ErrorDetail(
+            code=row.error_code,
+            message=row.error_message or "",
+            info_url=info_url(row.error_code),
+        )
+    return OperationError(
+        message_id=ids.encode(ids.MESSAGE, row.id),
         status=row.status,  # type: ignore[arg-type]
-        tags=row.tags,
-        stats=stats,
-        created_at=rfc3339(row.created_at),
+        to=[AddressOut(address=row.address, channel=row.channel)],
+        error=error,
         updated_at=rfc3339(row.updated_at),
     )
