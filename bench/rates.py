@@ -151,7 +151,7 @@ def run_once(workers: int) -> list[Row]:
                 cwd=ROOT,
                 start_new_session=True,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=open(DEV_ROOT / f"{name}.log", "wb"),  # noqa: SIM115
             )
             stack.children.append(Child(name, process))
         failure = wait_until_ready(

@@ -29,7 +29,7 @@ from service.messages.segments import count_segments
 from service.senders import rates as sender_rates
 from workers import retry
 from workers.channels.base import Channel, SendRequest, SendResult
-from workers.ratelimit import RateLimiter
+from workers.ratelimit import RateLimiter, SenderLeases
 
 log = structlog.get_logger(__name__)
 
@@ -54,6 +54,7 @@ class _Planned:
 @dataclass
 class _Batch:
     operation_ids: list[uuid.UUID]
+    claimed: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
     to_send: list[_Planned] = field(default_factory=list)
 
@@ -71,6 +72,7 @@ class Dispatcher:
     channels: dict[str, Channel]
     clock: Clock
     limiter: RateLimiter | None = None
+    leases: SenderLeases | None = None
     unregistered_mps: float | None = None
     horizon_s: float = 2.0
     batch_size: int = 500
@@ -81,7 +83,11 @@ class Dispatcher:
     _http_slots: asyncio.Semaphore | None = None
 
     async def run(self, operation_id: uuid.UUID | None = None) -> int:
-        """Send until nothing (of this operation) is due; return the messages handled."""
+        """Send until nothing (of this operation) is left that this worker can claim.
+
+        Returns the messages handled. Senders another worker is pacing, and messages leased
+        to another worker, are left to them.
+        """
         handled = 0
         while True:
             keys = await store.due_senders(self.pool, self.clock(), operation_id)
@@ -92,6 +98,8 @@ class Dispatcher:
             counts = await asyncio.gather(
                 *(self._drain(key, rates[key], operation_id) for key in keys)
             )
+            if not any(counts):
+                return handled
             handled += sum(counts)
 
     async def _drain(self, sender_key: str, rate: float, operation_id: uuid.UUID | None) -> int:
@@ -100,40 +108,59 @@ class Dispatcher:
         Provider calls are paced one by one through the shared limiter; while the calls of
         one batch finish and are recorded, the next batch is already being claimed and paced.
         """
+        if self.leases is not None and not await self.leases.acquire(sender_key):
+            return 0  # another worker paces this sender now
         self._draining.add(sender_key)
         handled = 0
-        finishing: set[asyncio.Task[None]] = set()
+        finishing: list[asyncio.Task[None]] = []
         budget = self.batch_size
         if self.limiter is not None:
             budget = max(1, min(self.batch_size, int(rate * self.horizon_s)))
+        renewed_at = time.monotonic()
+
+        async def claim_next() -> _Batch | None:
+            now = self.clock()
+            claimed = await store.claim_due(
+                self.pool,
+                sender_key=sender_key,
+                now=now,
+                lease_until=now + timedelta(seconds=self.lease_s),
+                limit=budget,
+                operation_id=operation_id,
+            )
+            return await self._prepare_batch(claimed) if claimed else None
+
+        upcoming = asyncio.create_task(claim_next())
         try:
             while True:
-                now = self.clock()
-                claimed = await store.claim_due(
-                    self.pool,
-                    sender_key=sender_key,
-                    now=now,
-                    lease_until=now + timedelta(seconds=self.lease_s),
-                    limit=budget,
-                    operation_id=operation_id,
-                )
-                if not claimed:
+                batch = await upcoming
+                if batch is None:
                     break
-                handled += len(claimed)
-                batch = await self._prepare_batch(claimed)
+                handled += batch.claimed
+                # The next batch is claimed and prepared while this one is paced out, so the
+                # sender's turns follow each other without a gap between batches.
+                upcoming = asyncio.create_task(claim_next())
                 calls = []
                 for item in batch.to_send:
                     granted_at = None
                     if self.limiter is not None:
+                        if self.leases is not None and time.monotonic() - renewed_at > 2.0:
+                            await self.leases.renew(sender_key)
+                            renewed_at = time.monotonic()
                         await self._wait_for_turn(sender_key, rate, item.attempt.segments or 1)
                         granted_at = time.monotonic()
                     calls.append(asyncio.create_task(self._call(item, sender_key, granted_at)))
-                task = asyncio.create_task(self._finish_batch(batch, calls))
-                finishing.add(task)
-                task.add_done_callback(finishing.discard)
-            await asyncio.gather(*finishing)
+                finishing.append(asyncio.create_task(self._finish_batch(batch, calls)))
+            for failure in await asyncio.gather(*finishing, return_exceptions=True):
+                if isinstance(failure, BaseException):
+                    # Its messages stay leased and are taken up again when the lease ends;
+                    # attempts left SUBMITTING are checked with the provider first.
+                    log.error("recording a send batch failed", exc_info=failure)
         finally:
+            upcoming.cancel()  # claimed messages it held stay leased and come back later
             self._draining.discard(sender_key)
+            if self.leases is not None:
+                await self.leases.release(sender_key)
         return handled
 
     async def _wait_for_turn(self, sender_key: str, rate: float, cost: int) -> None:
@@ -165,7 +192,7 @@ class Dispatcher:
         for earlier in await store.earlier_attempts(self.pool, [m.id for m in claimed]):
             history[earlier.message_id].append(earlier)
 
-        batch = _Batch(operation_ids=operation_ids)
+        batch = _Batch(operation_ids=operation_ids, claimed=len(claimed))
         planned: list[_Planned] = []
         rendered: list[tuple[uuid.UUID, dict[str, object], dict[str, str] | None]] = []
         for message in claimed:

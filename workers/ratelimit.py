@@ -11,6 +11,8 @@ clocks need not agree.
 
 from __future__ import annotations
 
+import uuid
+
 import msgspec
 from redis.asyncio import Redis
 
@@ -30,7 +32,9 @@ if tat > now then
 end
 local interval = tonumber(ARGV[1])
 local catch_up = math.min(tonumber(ARGV[3]), interval / 2)
-local after = math.max(tat, now - catch_up) + interval * tonumber(ARGV[2])
+local base = now
+if now - tat <= catch_up then base = tat end
+local after = base + interval * tonumber(ARGV[2])
 redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil(after - now) + 1000)
 return {'1', '0', tostring(now)}
 """
@@ -72,3 +76,50 @@ class RateLimiter:
         Spacing is then kept between the sends as they really leave, not as they were granted.
         """
         await self._push_back(keys=[self._prefix + sender_key], args=[delay_s * 1000.0])
+
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class SenderLeases:
+    """At most one worker at a time paces a given sender's queue.
+
+    The limiter alone keeps the rate; a single pacer per sender also keeps the spacing even
+    (several workers racing for each turn add their scheduling jitter to the receiver's view)
+    and spares the others from polling. A lease a dead worker held runs out after ttl_s.
+    """
+
+    def __init__(self, redis: Redis, ttl_s: float = 10.0, prefix: str = "comms:pacer:") -> None:
+        self._redis = redis
+        self._ttl_ms = int(ttl_s * 1000)
+        self._prefix = prefix
+        self._token = uuid.uuid4().hex
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    async def acquire(self, sender_key: str) -> bool:
+        taken = await self._redis.set(
+            self._prefix + sender_key, self._token, nx=True, px=self._ttl_ms
+        )
+        return bool(taken)
+
+    async def renew(self, sender_key: str) -> bool:
+        renewed = await self._renew(
+            keys=[self._prefix + sender_key], args=[self._token, self._ttl_ms]
+        )
+        return bool(renewed)
+
+    async def release(self, sender_key: str) -> None:
+        await self._release(keys=[self._prefix + sender_key], args=[self._token])

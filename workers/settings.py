@@ -19,7 +19,7 @@ from service.retention import logic as retention
 from service.settings import Settings, load_settings
 from workers.channels.sms import MessagesApiChannel
 from workers.dispatch import Dispatcher
-from workers.ratelimit import RateLimiter
+from workers.ratelimit import RateLimiter, SenderLeases
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +41,7 @@ def build_dispatcher(
     client: httpx.AsyncClient,
     clock: Any = system_clock,
     limiter: RateLimiter | None = None,
+    leases: SenderLeases | None = None,
 ) -> Dispatcher:
     sms = MessagesApiChannel(
         client,
@@ -54,6 +55,7 @@ def build_dispatcher(
         channels={"SMS": sms},
         clock=clock,
         limiter=limiter,
+        leases=leases,
         unregistered_mps=settings.unregistered_sender_mps,
         horizon_s=settings.claim_horizon_s,
         batch_size=settings.send_batch_size,
@@ -76,6 +78,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         ctx["http"],
         ctx.get("clock") or system_clock,
         RateLimiter(ctx["redis"]),
+        SenderLeases(ctx["redis"]),
     )
 
 

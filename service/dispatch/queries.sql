@@ -77,25 +77,23 @@ UPDATE messages m SET content = r.content, tags = r.tags
 FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[]) AS r(id, content, tags)
 WHERE m.id = r.id;
 
--- name: record_outcomes
--- One statement for the batch. Attempts leave SUBMITTING only (a receipt may already have
--- moved them further); messages end FAILED on a permanent failure, are due again at next_due
--- after a transient one, and are simply no longer due once handed over.
-WITH o AS (
-    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[],
-                         $6::text[], $7::timestamptz[], $8::bool[])
-        AS o(attempt_id, message_id, provider_sid, status, error_code, error_message,
-             next_due, ends_message)
-), moved AS (
-    UPDATE attempts t
-    SET provider_sid = coalesce(t.provider_sid, o.provider_sid),
-        status = CASE WHEN t.status = 'SUBMITTING' THEN o.status ELSE t.status END,
-        error_code = coalesce(t.error_code, o.error_code),
-        error_message = coalesce(t.error_message, o.error_message),
-        updated_at = $9
-    FROM o
-    WHERE t.id = o.attempt_id
-)
+-- name: record_attempt_outcomes
+-- Attempts leave SUBMITTING only (a receipt may already have moved them further). Run before
+-- record_message_outcomes, in one transaction: receipts lock an attempt, then its message, so
+-- taking the locks in the same order here rules out deadlocks with them. Ids come sorted.
+UPDATE attempts t
+SET provider_sid = coalesce(t.provider_sid, o.provider_sid),
+    status = CASE WHEN t.status = 'SUBMITTING' THEN o.status ELSE t.status END,
+    error_code = coalesce(t.error_code, o.error_code),
+    error_message = coalesce(t.error_message, o.error_message),
+    updated_at = $6
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[])
+    AS o(attempt_id, provider_sid, status, error_code, error_message)
+WHERE t.id = o.attempt_id;
+
+-- name: record_message_outcomes
+-- Messages end FAILED on a permanent failure, are due again at next_due after a transient one,
+-- and are simply no longer due once handed over.
 UPDATE messages m
 SET due_at = CASE WHEN m.status = 'CANCELED' THEN NULL ELSE o.next_due END,
     sending = m.sending AND (o.next_due IS NULL OR o.status = 'SUBMITTING'),
@@ -103,8 +101,9 @@ SET due_at = CASE WHEN m.status = 'CANCELED' THEN NULL ELSE o.next_due END,
                   THEN 'FAILED' ELSE m.status END,
     error_code = CASE WHEN o.ends_message THEN o.error_code ELSE m.error_code END,
     error_message = CASE WHEN o.ends_message THEN o.error_message ELSE m.error_message END,
-    updated_at = $9
-FROM o
+    updated_at = $7
+FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::bool[])
+    AS o(message_id, status, error_code, error_message, next_due, ends_message)
 WHERE m.id = o.message_id;
 
 -- name: complete_operations

@@ -102,7 +102,7 @@ async def load_operations(
 async def start_operations(
     conn: asyncpg.Pool | asyncpg.Connection, operation_ids: Sequence[uuid.UUID], now: datetime
 ) -> None:
-    await conn.execute(Q.start_operations, list(operation_ids), now)
+    await conn.execute(Q.start_operations, sorted(operation_ids), now)
 
 
 async def earlier_attempts(
@@ -159,26 +159,38 @@ async def store_rendered(
     )
 
 
-async def record_outcomes(
-    conn: asyncpg.Pool | asyncpg.Connection, outcomes: Sequence[Outcome], now: datetime
-) -> None:
+async def record_outcomes(pool: asyncpg.Pool, outcomes: Sequence[Outcome], now: datetime) -> None:
+    """Attempts first, then messages, each in id order, in one transaction."""
     if not outcomes:
         return
-    await conn.execute(
-        Q.record_outcomes,
-        [o.attempt_id for o in outcomes],
-        [o.message_id for o in outcomes],
-        [o.provider_sid for o in outcomes],
-        [o.status for o in outcomes],
-        [o.error_code for o in outcomes],
-        [o.error_message for o in outcomes],
-        [o.next_due for o in outcomes],
-        [o.ends_message for o in outcomes],
-        now,
+    with_attempts = sorted(
+        (o for o in outcomes if o.attempt_id is not None), key=lambda o: str(o.attempt_id)
     )
+    by_message = sorted(outcomes, key=lambda o: str(o.message_id))
+    async with pool.acquire() as conn, conn.transaction():
+        if with_attempts:
+            await conn.execute(
+                Q.record_attempt_outcomes,
+                [o.attempt_id for o in with_attempts],
+                [o.provider_sid for o in with_attempts],
+                [o.status for o in with_attempts],
+                [o.error_code for o in with_attempts],
+                [o.error_message for o in with_attempts],
+                now,
+            )
+        await conn.execute(
+            Q.record_message_outcomes,
+            [o.message_id for o in by_message],
+            [o.status for o in by_message],
+            [o.error_code for o in by_message],
+            [o.error_message for o in by_message],
+            [o.next_due for o in by_message],
+            [o.ends_message for o in by_message],
+            now,
+        )
 
 
 async def complete_operations(
     conn: asyncpg.Pool | asyncpg.Connection, operation_ids: Sequence[uuid.UUID], now: datetime
 ) -> None:
-    await conn.execute(Q.complete_operations, list(operation_ids), now)
+    await conn.execute(Q.complete_operations, sorted(operation_ids), now)

@@ -7,7 +7,7 @@ import itertools
 
 from redis.asyncio import Redis
 
-from workers.ratelimit import SPACING_MARGIN, RateLimiter
+from workers.ratelimit import CATCH_UP_MS, SPACING_MARGIN, RateLimiter
 
 
 async def grab(
@@ -37,17 +37,22 @@ async def test_many_workers_together_keep_the_spacing(redis: Redis) -> None:
     await asyncio.gather(*(grab(w, "SMS:+15017122661", rate, 1, 10, granted) for w in workers))
     times = sorted(at for at, _ in granted)
     assert len(times) == 40
+    interval = SPACING_MARGIN / rate
     gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= SPACING_MARGIN / rate - 1e-4
+    # An asker that came a little late may go up to CATCH_UP_MS early on the next turn...
+    assert min(gaps) >= interval - min(CATCH_UP_MS / 1000, interval / 2) - 1e-4
+    # ...but the sum over any stretch never beats the rate.
+    assert times[-1] - times[0] >= (len(times) - 1) * interval - CATCH_UP_MS / 1000 - 1e-4
 
 
 async def test_cost_is_in_segments(redis: Redis) -> None:
     limiter = RateLimiter(redis)
     granted: list[tuple[float, int]] = []
-    await grab(limiter, "SMS:+15017122662", 500.0, 3, 1, granted)
-    await grab(limiter, "SMS:+15017122662", 500.0, 1, 1, granted)
+    await grab(limiter, "SMS:+15017122662", 50.0, 3, 1, granted)
+    await grab(limiter, "SMS:+15017122662", 50.0, 1, 1, granted)
     (first, _), (second, _) = granted
-    assert second - first >= 3 * SPACING_MARGIN / 500.0 - 1e-4
+    # Three segments hold the sender for three slots (less what catch-up may give back).
+    assert second - first >= 3 * SPACING_MARGIN / 50.0 - CATCH_UP_MS / 1000 - 1e-4
 
 
 async def test_senders_do_not_share_a_budget(redis: Redis) -> None:
