@@ -33,3 +33,6 @@ def configure(settings: Settings) -> None:
     # httpx logs every request at INFO; at fan-out rates that drowns everything else.
     for noisy in ("httpx", "httpcore", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # arq logs every job at INFO, the per-second send tick included.
+    if level > logging.DEBUG:
+        logging.getLogger("arq.worker").setLevel(logging.WARNING)

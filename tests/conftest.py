@@ -58,13 +58,16 @@ def servers() -> Iterator[Servers]:
     admin_url = os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("REDIS_URL")
     started: list[tuple[devstack.RunningServer, str]] = []
+    # Servers found already running (another session's) are used but left running.
     if not admin_url:
         pg = devstack.start_postgres(DEV_ROOT)
-        started.append((pg, "pg"))
+        if pg.process is not None:
+            started.append((pg, "pg"))
         admin_url = pg.url
     if not redis_url:
         rd = devstack.start_redis(DEV_ROOT)
-        started.append((rd, "redis"))
+        if rd.process is not None:
+            started.append((rd, "redis"))
         redis_url = rd.url
     yield Servers(admin_url, redis_url, started)
     for server, name in started:
