@@ -16,9 +16,17 @@ from service import filters, ids
 from service.clock import rfc3339, rfc3339_or_none
 from service.errors import NotFound, ValidationFailed
 from service.idempotency import logic as idempotency
-from service.messages import phone, store
+from service.messages import phone, store, templates
+from service.messages.segments import count_segments
 from service.messages.validation import SendPlan, plan_send
 from service.pagination import Position, decode_position, position_page, query_fingerprint
+from service.senders import kinds
+from service.senders import logic as senders
+from service.senders import rates as sender_rates
+from service.senders import store as sender_store
+
+CODE_QUEUE_OVERFLOW = 30001
+QUEUE_OVERFLOW_MESSAGE = "Queue overflow: the sender's backlog outlasts the validity period"
 
 Enqueue = Callable[[uuid.UUID], Awaitable[None]]
 
@@ -37,11 +45,16 @@ async def send_messages(
     raw_body: bytes,
     idempotency_key: str | None,
     now: datetime,
+    unregistered_mps: float | None = None,
 ) -> Accepted:
     """Accept a send, honouring an Idempotency-Key: a repeat replays the first operation."""
     if idempotency_key is None:
         operation_id, due_now = await accept_send(
-            pool, account_sid=account_sid, request=request, now=now
+            pool,
+            account_sid=account_sid,
+            request=request,
+            now=now,
+            unregistered_mps=unregistered_mps,
         )
         return Accepted(operation_id, due_now, replayed=False)
     begun = await idempotency.begin(pool, account_sid, idempotency_key, raw_body, now)
@@ -49,7 +62,12 @@ async def send_messages(
         return Accepted(begun, due_now=False, replayed=True)
     try:
         operation_id, due_now = await accept_send(
-            pool, account_sid=account_sid, request=request, now=now, claim=begun
+            pool,
+            account_sid=account_sid,
+            request=request,
+            now=now,
+            claim=begun,
+            unregistered_mps=unregistered_mps,
         )
     except BaseException:
         await idempotency.release(pool, begun)
@@ -64,18 +82,24 @@ async def accept_send(
     request: wire.SendMessagesRequest,
     now: datetime,
     claim: idempotency.Claim | None = None,
+    unregistered_mps: float | None = None,
 ) -> tuple[uuid.UUID, bool]:
     """Store the operation and all its messages; return its id and whether any is due now.
 
     The caller enqueues the dispatch after this returns (after commit): a lost enqueue only
     delays sending until the worker's periodic claim finds the due messages.
     """
-    plan, problems = plan_send(request, now)
+    registered = await _registered_sender(pool, account_sid, request.from_)
+    plan, problems = plan_send(request, now, registered)
     if problems:
         raise ValidationFailed(problems)
+    sender_key = kinds.sender_key(plan.sender["channel"], plan.sender["address"])
+    capacity = await _queue_capacity(pool, plan, sender_key, unregistered_mps, now)
     operation_id = ids.uuid7()
     message_ids = ids.uuid7_batch(len(plan.recipients))
-    records, due_now = _message_records(plan, operation_id, account_sid, message_ids, now)
+    records, due_now = _message_records(
+        plan, operation_id, account_sid, message_ids, sender_key, capacity, now
+    )
     async with pool.acquire() as conn, conn.transaction():
         await store.insert_operation(
             conn,
@@ -95,19 +119,74 @@ async def accept_send(
     return operation_id, due_now
 
 
+async def _registered_sender(
+    pool: asyncpg.Pool, account_sid: str, sender: wire.SenderIn | None
+) -> dict[str, str] | None:
+    """The registered sender `from` names (by senderId, or by address when registered)."""
+    if sender is None:
+        return None
+    if sender.sender_id is not None:
+        row = await senders.resolve_sender_id(pool, account_sid, sender.sender_id)
+    elif sender.address and sender.channel:
+        channel = sender.channel.upper()
+        address = sender.address.removeprefix("whatsapp:")
+        row = await sender_store.find_sender(pool, account_sid, channel, address)
+    else:
+        row = None
+    if row is None:
+        return None
+    return {
+        "address": row.address,
+        "channel": row.channel,
+        "senderId": ids.encode(ids.SENDER, row.id),
+    }
+
+
+async def _queue_capacity(
+    pool: asyncpg.Pool,
+    plan: SendPlan,
+    sender_key: str,
+    unregistered_mps: float | None,
+    now: datetime,
+) -> int | None:
+    """How many more messages the sender can take now before its backlog outlasts validity.
+
+    None when unbounded (scheduled sends are checked when they come due, not now).
+    """
+    if plan.schedule is not None:
+        return None
+    rates = await sender_rates.rates_for(pool, [sender_key], unregistered_mps)
+    backlog = await store.sender_backlog(pool, sender_key, now)
+    text = plan.content.get("text")
+    segments = 1
+    if isinstance(text, str) and not templates.is_template(text):
+        segments = max(1, count_segments(text).segments)
+    return max(0, int(rates[sender_key] * plan.validity_period / segments) - backlog)
+
+
 def _message_records(
     plan: SendPlan,
     operation_id: uuid.UUID,
     account_sid: str,
     message_ids: list[uuid.UUID],
+    sender_key: str,
+    capacity: int | None,
     now: datetime,
 ) -> tuple[list[tuple[Any, ...]], bool]:
     records: list[tuple[Any, ...]] = []
     due_now = False
     schedule = plan.schedule
-    for message_id, recipient in zip(message_ids, plan.recipients, strict=True):
+    for index, (message_id, recipient) in enumerate(zip(message_ids, plan.recipients, strict=True)):
+        error_code: int | None = None
+        error_message: str | None = None
+        scheduled_for: datetime | None = None
+        due_at: datetime | None
         if schedule is None:
-            status, scheduled_for, due_at = "QUEUED", None, now
+            status, due_at = "QUEUED", now
+            if capacity is not None and index >= capacity:
+                # The sender's queue would outlast the validity period: fail now, not later.
+                status, due_at = "FAILED", None
+                error_code, error_message = CODE_QUEUE_OVERFLOW, QUEUE_OVERFLOW_MESSAGE
         else:
             if schedule.instant is not None:
                 scheduled_for = schedule.instant
@@ -116,7 +195,7 @@ def _message_records(
                 zone = phone.time_zone_of(recipient.address)
                 scheduled_for = schedule.local.replace(tzinfo=zone).astimezone(UTC)
             status, due_at = "SCHEDULED", max(scheduled_for, now)
-        due_now = due_now or due_at <= now
+        due_now = due_now or (due_at is not None and due_at <= now)
         records.append(
             (
                 message_id,
@@ -131,6 +210,9 @@ def _message_records(
                 due_at,
                 now,
                 now,
+                sender_key,
+                error_code,
+                error_message,
                 plan.tags,
             )
         )
@@ -147,7 +229,9 @@ def operation_url(base_url: str, operation_id: uuid.UUID) -> str:
 def _sender_out(sender: dict[str, Any]) -> wire.SenderOut | None:
     if not sender.get("address"):
         return None
-    return wire.SenderOut(address=sender["address"], channel=sender["channel"])
+    return wire.SenderOut(
+        address=sender["address"], channel=sender["channel"], sender_id=sender.get("senderId")
+    )
 
 
 def present_message(row: store.MessageRow, base_url: str) -> wire.MessageRead:

@@ -57,3 +57,7 @@ ORDER BY m.created_at DESC, m.id DESC;
 SELECT a.message_id
 FROM attempts a JOIN messages m ON m.id = a.message_id
 WHERE a.provider_sid = $1 AND a.account_sid = $2 AND m.account_sid = $2;
+
+-- name: sender_backlog
+-- Messages of this sender waiting to be handed over now (messages_sender_due_idx).
+SELECT count(*) FROM messages WHERE sender_key = $1 AND due_at <= $2;

@@ -137,6 +137,7 @@ class MessagesController(Controller):
             raw_body=await request.body(),
             idempotency_key=idempotency_key,
             now=comms.clock(),
+            unregistered_mps=comms.settings.unregistered_sender_mps,
         )
         if accepted.due_now:
             try:

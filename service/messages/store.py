@@ -28,6 +28,9 @@ MESSAGE_COPY_COLUMNS = (
     "due_at",
     "created_at",
     "updated_at",
+    "sender_key",
+    "error_code",
+    "error_message",
     # The operation's tags on every message, so messages_tags_idx answers tag filters.
     "operation_tags",
 )
@@ -98,6 +101,12 @@ async def insert_operation(
 async def copy_messages(conn: asyncpg.Connection, records: Sequence[tuple[Any, ...]]) -> None:
     """All of an operation's messages in one COPY: no round trip per recipient."""
     await conn.copy_records_to_table("messages", records=records, columns=MESSAGE_COPY_COLUMNS)
+
+
+async def sender_backlog(
+    conn: asyncpg.Connection | asyncpg.Pool, sender_key: str, now: datetime
+) -> int:
+    return int(await conn.fetchval(Q.sender_backlog, sender_key, now))
 
 
 async def get_message(

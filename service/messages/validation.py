@@ -11,6 +11,7 @@ from schemas import messages as wire
 from service import ids
 from service.errors import CODE_INVALID_FIELD, Problem
 from service.messages import phone, templates
+from service.senders import kinds
 
 # Which recipient channel a sender channel can reach.
 _SENDER_REACHES = {"SMS": "PHONE", "WHATSAPP": "WHATSAPP", "CONVERSATIONS": "CONVERSATIONS"}
@@ -68,10 +69,17 @@ class _Collector:
         self.problems.append(Problem(code, message, context))
 
 
-def plan_send(request: wire.SendMessagesRequest, now: datetime) -> tuple[SendPlan, list[Problem]]:
-    """Check everything about the request; the plan is usable only when no problem is found."""
+def plan_send(
+    request: wire.SendMessagesRequest,
+    now: datetime,
+    registered_sender: dict[str, str] | None = None,
+) -> tuple[SendPlan, list[Problem]]:
+    """Check everything about the request; the plan is usable only when no problem is found.
+
+    registered_sender is the sender that `from.senderId` names, looked up by the caller.
+    """
     errors = _Collector()
-    sender = _check_sender(request.from_, errors)
+    sender = _check_sender(request.from_, registered_sender, errors)
     recipients = _check_recipients(request.to, sender, errors)
     content = _check_content(request.content, errors)
     tags = _check_tags(request.tags, errors)
@@ -89,7 +97,9 @@ def plan_send(request: wire.SendMessagesRequest, now: datetime) -> tuple[SendPla
     return plan, errors.problems
 
 
-def _check_sender(sender: wire.SenderIn | None, errors: _Collector) -> dict[str, str]:
+def _check_sender(
+    sender: wire.SenderIn | None, registered: dict[str, str] | None, errors: _Collector
+) -> dict[str, str]:
     if sender is None:
         errors.add(
             CODE_FROM_REQUIRED,
@@ -97,13 +107,31 @@ def _check_sender(sender: wire.SenderIn | None, errors: _Collector) -> dict[str,
             "$.from",
         )
         return {}
-    if sender.sender_id is not None or sender.sender_pool_id is not None:
-        which = "senderId" if sender.sender_id is not None else "senderPoolId"
-        prefix = ids.SENDER if which == "senderId" else ids.SENDER_POOL
-        value = sender.sender_id or sender.sender_pool_id or ""
-        # No sender resources are registered in this deployment yet, so no id can match.
-        message = f"Unknown {which}" if ids.decode(prefix, value) else f"Malformed {which}"
-        errors.add(CODE_INVALID_FIELD, message, f"$.from.{which}")
+    if sender.sender_id is not None:
+        if registered is None:
+            known = ids.decode(ids.SENDER, sender.sender_id) is not None
+            errors.add(
+                CODE_INVALID_FIELD,
+                "Unknown senderId" if known else "Malformed senderId",
+                "$.from.senderId",
+            )
+            return {}
+        channel = registered["channel"]
+        if channel not in AVAILABLE_SENDER_CHANNELS:
+            errors.add(
+                CODE_INVALID_FIELD,
+                f"senders on channel {channel} are not available on this deployment",
+                "$.from.senderId",
+            )
+        return registered
+    if sender.sender_pool_id is not None:
+        # Sender pools are not part of this deployment yet, so no pool id can match.
+        known = ids.decode(ids.SENDER_POOL, sender.sender_pool_id) is not None
+        errors.add(
+            CODE_INVALID_FIELD,
+            "Unknown senderPoolId" if known else "Malformed senderPoolId",
+            "$.from.senderPoolId",
+        )
         return {}
     channel = (sender.channel or "").upper()
     if channel not in SENDER_CHANNELS:
@@ -122,7 +150,7 @@ def _check_sender(sender: wire.SenderIn | None, errors: _Collector) -> dict[str,
     bare = address.removeprefix("whatsapp:") if channel == "WHATSAPP" else address
     if not address:
         errors.add(CODE_FROM_REQUIRED, "from.address is required", "$.from.address")
-    elif not phone.is_possible_e164(bare):
+    elif not kinds.is_valid_sender_address(bare, channel or "SMS"):
         errors.add(CODE_INVALID_FROM, "Invalid 'From' phone number", "$.from.address")
     return {"address": bare, "channel": channel}
 
