@@ -13,6 +13,7 @@ INFO_URL = "https://www.twilio.com/docs/api/errors/{code}"
 CODE_INVALID_FIELD = 90001
 CODE_INVALID_PAGE_TOKEN = 90002
 CODE_BODY_TOO_LARGE = 90003
+CODE_TEMPLATE_RENDER = 90004
 CODE_INTERNAL = 90500
 CODE_UNAVAILABLE = 90503
 
@@ -20,6 +21,7 @@ OWN_CODES: dict[int, str] = {
     CODE_INVALID_FIELD: "A field is missing, of the wrong type or out of range.",
     CODE_INVALID_PAGE_TOKEN: "The page token is malformed.",
     CODE_BODY_TOO_LARGE: "The request body is larger than the configured limit.",
+    CODE_TEMPLATE_RENDER: "A message's template failed to render with its recipient's variables.",
     CODE_INTERNAL: "Internal error.",
     CODE_UNAVAILABLE: "A backing service is unavailable; retry after the Retry-After delay.",
 }

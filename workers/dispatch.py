@@ -24,6 +24,7 @@ from service.dispatch.store import (
     OperationPlan,
     Outcome,
 )
+from service.errors import CODE_TEMPLATE_RENDER
 from service.messages import templates
 from service.messages.segments import count_segments
 from service.senders import rates as sender_rates
@@ -209,7 +210,12 @@ class Dispatcher:
                     _ended(message, CODE_EXPIRED, "Message validity period expired")
                 )
                 continue
-            content, tags = _render(operation, message)
+            try:
+                content, tags = _render(operation, message)
+            except templates.TemplateRenderError as exc:
+                # These variables break the template (e.g. divided_by: 0): fail this one only.
+                batch.outcomes.append(_ended(message, CODE_TEMPLATE_RENDER, f"Template: {exc}"))
+                continue
             rendered.append((message.id, content, tags))
             text = content.get("text")
             if isinstance(text, str) and len(text) > MAX_TEXT:

@@ -8,12 +8,33 @@ from liquid import Environment
 from liquid.exceptions import LiquidError
 from liquid.template import BoundTemplate
 
+# Tags that read other templates: there are none to read, so they are refused when parsing
+# rather than failing every recipient when rendering.
+_REFUSED_TAGS = ("include", "render")
+
+
+class _MessageEnvironment(Environment):
+    """Liquid with bounds: a template is rendered once per recipient, 10,000 times a send."""
+
+    # Well above what a 1,600-character message needs; a runaway loop stops here instead of
+    # holding a worker (or a dry run) for seconds.
+    loop_iteration_limit = 10_000
+    output_stream_limit = 64 * 1024
+    local_namespace_limit = 64 * 1024
+
+
 # Missing variables render empty (Liquid's default Undefined), unless a `default` filter is used.
-_env = Environment()
+_env = _MessageEnvironment()
+for _tag in _REFUSED_TAGS:
+    _env.tags.pop(_tag, None)
 
 
 class TemplateSyntaxError(Exception):
-    """The template cannot be parsed."""
+    """The template cannot be parsed, or uses a filter or tag that does not exist."""
+
+
+class TemplateRenderError(Exception):
+    """The template parsed but failed for this recipient's variables (e.g. divided_by: 0)."""
 
 
 def is_template(text: str) -> bool:
@@ -23,15 +44,35 @@ def is_template(text: str) -> bool:
 @lru_cache(maxsize=1024)
 def compile_template(text: str) -> BoundTemplate:
     try:
-        return _env.from_string(text)
+        template = _env.from_string(text)
     except LiquidError as exc:
-        raise TemplateSyntaxError(str(exc)) from exc
+        raise TemplateSyntaxError(describe(exc)) from exc
+    # Liquid looks filters up only when rendering; an unknown one would fail every recipient.
+    unknown = sorted({name for name in template.filter_names() if name not in _env.filters})
+    if unknown:
+        raise TemplateSyntaxError("unknown filter " + ", ".join(repr(name) for name in unknown))
+    return template
 
 
 def render(text: str, variables: dict[str, str] | None) -> str:
+    """The text for one recipient. Raises TemplateSyntaxError or TemplateRenderError."""
     if not is_template(text):
         return text
+    template = compile_template(text)
     try:
-        return compile_template(text).render(**(variables or {}))
+        return template.render(**(variables or {}))
     except LiquidError as exc:
-        raise TemplateSyntaxError(str(exc)) from exc
+        raise TemplateRenderError(describe(exc)) from exc
+
+
+def describe(exc: LiquidError) -> str:
+    """Liquid's message with its line and column, on one line (not Liquid's source excerpt)."""
+    message = getattr(exc, "message", None) or str(exc).split("\n", 1)[0]
+    token = getattr(exc, "token", None)
+    source = getattr(token, "source", None)
+    start = getattr(token, "start_index", None)
+    if isinstance(source, str) and isinstance(start, int) and 0 <= start <= len(source):
+        line = source.count("\n", 0, start) + 1
+        column = start - (source.rfind("\n", 0, start) + 1) + 1
+        return f"{message} (line {line}, column {column})"
+    return str(message)
