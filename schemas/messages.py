@@ -7,6 +7,7 @@ the descriptions and constants here so the OpenAPI document and the checks agree
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated, Literal
 
 import msgspec
@@ -219,3 +220,116 @@ class SearchMessagesRequest(msgspec.Struct, kw_only=True, rename="camel"):
     ) = None
     start_date: Annotated[str, msgspec.Meta(description=START_DATE_TEXT)] | None = None
     end_date: Annotated[str, msgspec.Meta(description=END_DATE_TEXT)] | None = None
+
+
+# Dry run (POST /v1/Messages?dryRun=true) -----------------------------------------------------
+
+DryRunStatus = Literal["QUEUED", "SCHEDULED", "FAILED"]
+
+
+class TextEncoding(enum.Enum):
+    """How a text is encoded in SMS: GSM-7 (160/153 a segment) or UCS-2 (70/67)."""
+
+    GSM_7 = "GSM-7"
+    UCS_2 = "UCS-2"
+
+
+class DryRunRecipient(msgspec.Struct, rename="camel", kw_only=True):
+    """What one recipient's message would be: rendered, counted, routed and timed."""
+
+    position: Annotated[int, msgspec.Meta(description="The recipient's index in `to`.")]
+    to: Annotated[
+        AddressOut,
+        msgspec.Meta(description="The address and channel chosen (the first one tried)."),
+    ]
+    from_: (
+        Annotated[SenderOut, msgspec.Meta(description="The sender chosen for that address.")] | None
+    ) = msgspec.field(default=None, name="from")
+    status: Annotated[
+        DryRunStatus,
+        msgspec.Meta(
+            description="The message's first status: QUEUED (sent now), SCHEDULED, or FAILED "
+            "when it would fail without reaching a provider (see `error`)."
+        ),
+    ]
+    text: Annotated[
+        str | None, msgspec.Meta(description="The text rendered with the recipient's variables.")
+    ] = None
+    media: list[MediaIn] | None = None
+    content_id: str | None = None
+    tags: Annotated[Tags, msgspec.Meta(description="The tags rendered for this recipient.")]
+    encoding: (
+        Annotated[
+            TextEncoding,
+            msgspec.Meta(
+                description="GSM-7 (160/153 a segment) or UCS-2 (70/67); null without text."
+            ),
+        ]
+        | None
+    ) = None
+    segments: Annotated[
+        int | None,
+        msgspec.Meta(description="Segments of the rendered text (1 off SMS or with media)."),
+    ] = None
+    scheduled_for: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="When the message is due (UTC); a local sendAt is applied in the "
+            "recipient's time zone. Null when sent at once."
+        ),
+    ] = None
+    suppressed: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Whether the recipient opted out of this sender (suppression list). "
+            "This deployment has no suppression list yet: always false."
+        ),
+    ]
+    error: Annotated[
+        ErrorDetail | None,
+        msgspec.Meta(
+            description="Why the message would fail without a provider call (21617 rendered "
+            "text over 1,600 characters, 30001 sender queue overflow, 90004 template failed "
+            "for these variables, 90020 no sender reaches the recipient), or null."
+        ),
+    ] = None
+
+
+class DryRunSender(msgspec.Struct, rename="camel"):
+    """A sender the send would use, its queue, and when it would be done."""
+
+    from_: SenderOut = msgspec.field(name="from")
+    mps: Annotated[float, msgspec.Meta(description="Its rate: message segments per second.")]
+    backlog: Annotated[
+        int,
+        msgspec.Meta(description="Messages already waiting for it now (counted as 1 segment)."),
+    ]
+    messages: Annotated[int, msgspec.Meta(description="Messages of this send it would send.")]
+    segments: Annotated[int, msgspec.Meta(description="Their segments (1 for text-less ones).")]
+    estimated_completion_at: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="When its last message of this send would be handed to the provider, "
+            "at its rate, behind its backlog."
+        ),
+    ]
+
+
+class DryRunResult(msgspec.Struct, rename="camel"):
+    """What a send would do; nothing was stored, nothing will be sent."""
+
+    total: Annotated[int, msgspec.Meta(description="Recipients (one message each).")]
+    queued: int
+    scheduled: int
+    failed: Annotated[int, msgspec.Meta(description="Messages that would fail at once.")]
+    suppressed: Annotated[int, msgspec.Meta(description="Always 0 (no suppression list yet).")]
+    segments: Annotated[int, msgspec.Meta(description="Segments of the messages to be sent.")]
+    estimated_completion_at: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="When the last message would be handed to a provider, from the "
+            "senders' rates and backlogs; null when nothing would be sent."
+        ),
+    ]
+    senders: list[DryRunSender]
+    recipients: list[DryRunRecipient]

@@ -59,3 +59,34 @@ class SenderRead(msgspec.Struct, rename="camel"):
 class SendersPage(msgspec.Struct):
     senders: list[SenderRead]
     pagination: Pagination
+
+
+class SenderPoolCreate(msgspec.Struct, kw_only=True, rename="camel"):
+    display_name: Annotated[str, msgspec.Meta(description="1..256 characters.")]
+    senders: Annotated[
+        list[str],
+        msgspec.Meta(description="1..20 sender ids in priority order: channels are tried so."),
+    ]
+    is_default: Annotated[
+        bool, msgspec.Meta(description="(ext) Used when a send has no `from`.")
+    ] = False
+
+
+class SenderPoolUpdate(msgspec.Struct, kw_only=True, rename="camel"):
+    display_name: str | None = None
+    senders: list[str] | None = None
+    is_default: bool | None = None
+
+
+class SenderPoolRead(msgspec.Struct, rename="camel"):
+    id: str
+    display_name: str
+    senders: list[SenderRead]
+    is_default: bool
+    created_at: str
+    updated_at: str
+
+
+class SenderPoolsPage(msgspec.Struct, rename="camel"):
+    sender_pools: list[SenderPoolRead]
+    pagination: Pagination

@@ -34,13 +34,18 @@ from service.errors import (
 from service.health.routes import healthz, readyz
 from service.messages.routes import MessagesController
 from service.operations.routes import OperationsController
-from service.senders.routes import SendersController
+from service.senders.routes import SenderPoolsController, SendersController
 from service.settings import Settings
 from service.state import AppState
 
 log = structlog.get_logger(__name__)
 
-API_CONTROLLERS = [MessagesController, OperationsController, SendersController]
+API_CONTROLLERS = [
+    MessagesController,
+    OperationsController,
+    SendersController,
+    SenderPoolsController,
+]
 
 
 def error_response(

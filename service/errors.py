@@ -23,6 +23,10 @@ OWN_CODES: dict[int, str] = {
     CODE_BODY_TOO_LARGE: "The request body is larger than the configured limit.",
     CODE_TEMPLATE_RENDER: "A message's template failed to render with its recipient's variables.",
     CODE_INTERNAL: "Internal error.",
+    90020: "No sender of the send can reach any of the recipient's addresses (unaddressable).",
+    90409: "A request with this Idempotency-Key is still in flight.",
+    90410: "This sender is registered already.",
+    90422: "This Idempotency-Key was used with another request body.",
     CODE_UNAVAILABLE: "A backing service is unavailable; retry after the Retry-After delay.",
 }
 

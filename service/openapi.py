@@ -8,6 +8,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
 from schemas.errors import ErrorBody
+from schemas.messages import DryRunResult
 from schemas.operations import CancelOperationAccepted, OperationErrorsPage
 from service.errors import OWN_CODES
 
@@ -137,6 +138,52 @@ OPERATION_ERRORS_PAGE = ResponseSpec(
                 ],
                 "counts": [{"code": 21211, "count": 3}, {"code": 30003, "count": 1}],
                 "pagination": {"next": None, "self": "eyJ2IjoyLCJxIjoiLi4uIn0"},
+            }
+        )
+    ],
+)
+
+DRY_RUN_RESULT = ResponseSpec(
+    data_container=DryRunResult,
+    generate_examples=False,
+    description="(ext) With `dryRun=true`: what the send would do. Nothing is stored or sent.",
+    examples=[
+        Example(
+            value={
+                "total": 1,
+                "queued": 1,
+                "scheduled": 0,
+                "failed": 0,
+                "suppressed": 0,
+                "segments": 1,
+                "estimatedCompletionAt": "2026-11-25T10:00:01.000Z",
+                "senders": [
+                    {
+                        "from": {"address": "+15017122661", "channel": "SMS"},
+                        "mps": 1.0,
+                        "backlog": 0,
+                        "messages": 1,
+                        "segments": 1,
+                        "estimatedCompletionAt": "2026-11-25T10:00:01.000Z",
+                    }
+                ],
+                "recipients": [
+                    {
+                        "position": 0,
+                        "to": {"address": "+15558675310", "channel": "PHONE"},
+                        "from": {"address": "+15017122661", "channel": "SMS"},
+                        "status": "QUEUED",
+                        "text": "Hello Ada!",
+                        "media": None,
+                        "contentId": None,
+                        "tags": {"campaign": "welcome"},
+                        "encoding": "GSM-7",
+                        "segments": 1,
+                        "scheduledFor": None,
+                        "suppressed": False,
+                        "error": None,
+                    }
+                ],
             }
         )
     ],

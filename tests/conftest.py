@@ -157,7 +157,16 @@ def api_port() -> int:
 @pytest.fixture(scope="session")
 def sandbox_settings(api_port: int) -> SandboxSettings:
     # No delays and no per-sender rate: tests wait on /sandbox/drain, never on the clock.
-    return SandboxSettings.from_env({"SANDBOX_CALLBACK_DELAY_MS": "0", "SANDBOX_DEFAULT_MPS": "0"})
+    return SandboxSettings.from_env(
+        {
+            "SANDBOX_CALLBACK_DELAY_MS": "0",
+            "SANDBOX_DEFAULT_MPS": "0",
+            # Conversations webhooks are configured on the provider, not per request.
+            "SANDBOX_CONVERSATIONS_WEBHOOK_URL": (
+                f"http://127.0.0.1:{api_port}/callbacks/twilio/conversations"
+            ),
+        }
+    )
 
 
 @pytest.fixture(scope="session")

@@ -64,6 +64,24 @@ async def test_media_goes_out_as_mms(
     assert provider.json()["num_media"] == "2"
 
 
+async def test_an_mms_is_one_segment_whatever_the_length(
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
+) -> None:
+    accepted = await send(
+        client,
+        to=[{"address": "+15558675310", "channel": "PHONE"}],
+        content={"text": "m" * 400, "media": [{"url": MEDIA[0]}]},
+    )
+    await run_worker(settings)
+    await sandbox.post("/sandbox/drain")
+    message = (await messages_of(client, accepted["operationId"]))["+15558675310"]
+    [attempt] = message["attempts"]
+    assert attempt["id"].startswith("MM")
+    assert attempt["segments"] == 1
+    [seen] = (await sandbox.get("/sandbox/messages")).json()["messages"]
+    assert int(seen["num_segments"]) == 1
+
+
 async def test_media_only_without_text(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
 ) -> None:

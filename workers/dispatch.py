@@ -15,6 +15,7 @@ import structlog
 
 from schemas.messages import MAX_TEXT
 from service import ids
+from service.callbacks import logic as receipts
 from service.clock import Clock
 from service.dispatch import store
 from service.dispatch.store import (
@@ -26,7 +27,7 @@ from service.dispatch.store import (
 )
 from service.errors import CODE_TEMPLATE_RENDER
 from service.messages import templates
-from service.messages.segments import count_segments
+from service.messages.segments import SegmentCount, count_segments
 from service.senders import rates as sender_rates
 from workers import retry
 from workers.channels.base import Channel, SendRequest, SendResult
@@ -224,7 +225,11 @@ class Dispatcher:
                 )
                 continue
             attempt, request = self._prepare(message, operation, content, expires, now)
-            failures = sum(1 for a in history[message.id] if a.provider_sid is None)
+            failures = sum(
+                1
+                for a in history[message.id]
+                if a.provider_sid is None and a.route_index == message.route_index
+            )
             planned.append(_Planned(message, attempt, request, failures, expires))
 
         await store.store_rendered(self.pool, rendered)
@@ -242,6 +247,8 @@ class Dispatcher:
                 )
             )
         await store.record_outcomes(self.pool, batch.outcomes, done)
+        sids = [o.provider_sid for o in batch.outcomes if o.provider_sid is not None]
+        await receipts.apply_early_receipts(self.pool, sids, done)
         await store.complete_operations(self.pool, batch.operation_ids, done)
 
     def _prepare(
@@ -252,10 +259,15 @@ class Dispatcher:
         expires: datetime,
         now: datetime,
     ) -> tuple[NewAttempt, SendRequest]:
-        sender = operation.sender
+        route = current_route(message, operation)
         text = content.get("text")
         body = text if isinstance(text, str) else None
-        segments = count_segments(body) if body is not None else None
+        segments = None
+        if body is not None:
+            segments = count_segments(body)
+            if route["channel"] != "SMS" or content.get("media"):
+                # WhatsApp, Conversations and MMS messages are one message whatever the length.
+                segments = SegmentCount(segments.encoding, 1)
         media = content.get("media")
         media_urls = [m["url"] for m in media] if isinstance(media, list) else []
         content_sid = content.get("contentId")
@@ -264,16 +276,17 @@ class Dispatcher:
             message_id=message.id,
             operation_id=message.operation_id,
             account_sid=message.account_sid,
-            channel=sender["channel"],
-            from_address=sender["address"],
-            to_address=message.address,
+            channel=route["channel"],
+            from_address=route["from"],
+            to_address=route["to"],
             segments=segments.segments if segments else None,
             encoding=segments.encoding if segments else None,
+            route_index=message.route_index,
         )
         request = SendRequest(
             attempt_id=attempt.id,
-            to=message.address,
-            from_=sender["address"],
+            to=route["to"],
+            from_=route["from"],
             body=body,
             media_urls=media_urls,
             content_sid=content_sid if isinstance(content_sid, str) else None,
@@ -289,17 +302,20 @@ class Dispatcher:
         earlier: list[EarlierAttempt],
         now: datetime,
     ) -> Outcome | None:
-        """Never send twice: an earlier attempt that reached the provider settles the message."""
+        """Never send twice: an earlier attempt on the current route that reached the provider
+        settles the message (attempts on earlier routes belong to channels already given up)."""
+        earlier = [a for a in earlier if a.route_index == message.route_index]
         for attempt in earlier:
             if attempt.provider_sid is not None:
                 return _handed(message, attempt.id, attempt.provider_sid)
         for attempt in earlier:
             if attempt.status != "SUBMITTING":
                 continue
-            channel = self.channels[operation.sender["channel"]]
+            channel = self.channels[attempt.channel]
             content, _ = _render(operation, message)
             body = content.get("text")
             sid = await channel.find_submitted(
+                attempt_id=attempt.id,
                 to=attempt.to_address,
                 from_=attempt.from_address,
                 since=attempt.attempted_at,
@@ -341,6 +357,19 @@ class Dispatcher:
                 message.id, attempt.id, result.provider_sid, result.status, None, None, None, False
             )
         if result.verdict == "PERMANENT":
+            if message.routes and message.route_index + 1 < len(message.routes):
+                # Another channel can still reach the recipient: fall back to it now.
+                return Outcome(
+                    message.id,
+                    attempt.id,
+                    result.provider_sid,
+                    "FAILED",
+                    result.error_code,
+                    result.error_message,
+                    now,
+                    False,
+                    advance=True,
+                )
             return Outcome(
                 message.id,
                 attempt.id,
@@ -397,3 +426,15 @@ def _ended(message: ClaimedMessage, code: int, text: str) -> Outcome:
 
 def _handed(message: ClaimedMessage, attempt_id: uuid.UUID, provider_sid: str) -> Outcome:
     return Outcome(message.id, attempt_id, provider_sid, "QUEUED", None, None, None, False)
+
+
+def current_route(message: ClaimedMessage, operation: OperationPlan) -> dict[str, str]:
+    """The (sender, recipient address) pair the message goes out on now."""
+    if message.routes:
+        return message.routes[message.route_index]
+    # Messages stored before routes existed: the operation's one sender.
+    return {
+        "channel": operation.sender["channel"],
+        "from": operation.sender["address"],
+        "to": message.address,
+    }

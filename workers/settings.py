@@ -17,7 +17,10 @@ from service import db, logs, queue
 from service.clock import system_clock
 from service.retention import logic as retention
 from service.settings import Settings, load_settings
+from workers.channels.base import Channel
+from workers.channels.conversations import ConversationsChannel
 from workers.channels.sms import MessagesApiChannel
+from workers.channels.whatsapp import WhatsAppChannel
 from workers.dispatch import Dispatcher
 from workers.ratelimit import RateLimiter, SenderLeases
 
@@ -43,16 +46,20 @@ def build_dispatcher(
     limiter: RateLimiter | None = None,
     leases: SenderLeases | None = None,
 ) -> Dispatcher:
-    sms = MessagesApiChannel(
-        client,
-        base_url=settings.provider_base_url,
-        account_sid=settings.provider_account_sid,
-        auth_token=settings.provider_auth_token,
-        status_callback_url=f"{settings.callbacks_url}/callbacks/twilio/messages/status",
-    )
+    provider = {
+        "base_url": settings.provider_base_url,
+        "account_sid": settings.provider_account_sid,
+        "auth_token": settings.provider_auth_token,
+    }
+    status_callback = f"{settings.callbacks_url}/callbacks/twilio/messages/status"
+    channels: dict[str, Channel] = {
+        "SMS": MessagesApiChannel(client, status_callback_url=status_callback, **provider),
+        "WHATSAPP": WhatsAppChannel(client, status_callback_url=status_callback, **provider),
+        "CONVERSATIONS": ConversationsChannel(client, pool, clock, **provider),
+    }
     return Dispatcher(
         pool=pool,
-        channels={"SMS": sms},
+        channels=channels,
         clock=clock,
         limiter=limiter,
         leases=leases,

@@ -22,21 +22,21 @@ _RECEIPT_ERRORS = {
 
 async def apply_status_callback(
     pool: asyncpg.Pool, form: dict[str, str], attempt_ref: str | None, now: datetime
-) -> bool:
+) -> store.Applied | None:
     """Apply one Messages status callback; unknown statuses and attempts are ignored."""
     provider_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     status = PROVIDER_TO_ATTEMPT.get(provider_status)
     if status is None:
-        return False
+        return None
     attempt_id = _parse_uuid(attempt_ref)
     provider_sid = form.get("MessageSid") or form.get("SmsSid")
     if attempt_id is None and not provider_sid:
-        return False
+        return None
     error_code = _parse_int(form.get("ErrorCode"))
     error_message = form.get("ErrorMessage") or (
         _RECEIPT_ERRORS.get(error_code, "Delivery failed") if error_code else None
     )
-    return await store.apply_receipt(
+    return await apply_receipt(
         pool,
         attempt_id=attempt_id,
         provider_sid=provider_sid,
@@ -45,6 +45,79 @@ async def apply_status_callback(
         error_message=error_message,
         now=now,
     )
+
+
+async def apply_conversations_event(
+    pool: asyncpg.Pool, form: dict[str, str], now: datetime
+) -> store.Applied | None:
+    """Apply an `onDeliveryUpdated` event to the attempt that sent the message (by IM sid).
+
+    Other events (`onMessageAdded` for a handset's reply, ...) need nothing from the send path.
+    """
+    if form.get("EventType") != "onDeliveryUpdated":
+        return None
+    status = PROVIDER_TO_ATTEMPT.get((form.get("Status") or "").lower())
+    provider_sid = form.get("MessageSid")
+    if status is None or not provider_sid:
+        return None
+    error_code = _parse_int(form.get("ErrorCode"))
+    if error_code == 0:
+        error_code = None
+    return await apply_receipt(
+        pool,
+        attempt_id=None,
+        provider_sid=provider_sid,
+        status=status,
+        error_code=error_code,
+        error_message=_RECEIPT_ERRORS.get(error_code, "Delivery failed") if error_code else None,
+        now=now,
+    )
+
+
+async def apply_receipt(
+    pool: asyncpg.Pool,
+    *,
+    attempt_id: uuid.UUID | None,
+    provider_sid: str | None,
+    status: str,
+    error_code: int | None,
+    error_message: str | None,
+    now: datetime,
+) -> store.Applied | None:
+    """Apply a receipt; one naming a provider sid no attempt has yet is kept until one has."""
+    for _ in range(2):
+        applied = await store.apply_receipt(
+            pool,
+            attempt_id=attempt_id,
+            provider_sid=provider_sid,
+            status=status,
+            error_code=error_code,
+            error_message=error_message,
+            now=now,
+        )
+        if applied is not None or attempt_id is not None or provider_sid is None:
+            return applied
+        early = store.EarlyReceipt(provider_sid, status, error_code, error_message, now)
+        if await store.keep_early_receipt(pool, early):
+            return None
+        # An attempt took the sid between the two statements: apply the receipt to it now.
+    return None
+
+
+async def apply_early_receipts(pool: asyncpg.Pool, provider_sids: list[str], now: datetime) -> None:
+    """Receipts that came before their sids were recorded, applied now that they are."""
+    if not provider_sids:
+        return
+    for receipt in await store.take_early_receipts(pool, provider_sids):
+        await store.apply_receipt(
+            pool,
+            attempt_id=None,
+            provider_sid=receipt.provider_sid,
+            status=receipt.status,
+            error_code=receipt.error_code,
+            error_message=receipt.error_message,
+            now=now,
+        )
 
 
 def _parse_uuid(text: str | None) -> uuid.UUID | None:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
+from service import queue
 from service.callbacks import logic
 from service.callbacks.signature import is_valid_signature
+from service.callbacks.store import Applied
 from service.errors import ApiError
 from service.state import AppState
+
+log = structlog.get_logger(__name__)
 
 
 class BadSignature(ApiError):
@@ -45,7 +50,28 @@ class CallbacksController(Controller):
         self, request: Request[Any, Any, Any], comms: NamedDependency[AppState]
     ) -> Response[None]:
         form = await signed_form(request, comms)
-        await logic.apply_status_callback(
+        applied = await logic.apply_status_callback(
             comms.pool, form, request.query_params.get("attemptId"), comms.clock()
         )
+        await _dispatch_fallback(comms, applied)
         return Response(None, status_code=HTTP_204_NO_CONTENT)
+
+    @post("/conversations", status_code=HTTP_204_NO_CONTENT)
+    async def conversations(
+        self, request: Request[Any, Any, Any], comms: NamedDependency[AppState]
+    ) -> Response[None]:
+        """Conversations webhooks; delivery receipts (`onDeliveryUpdated`) move attempts."""
+        form = await signed_form(request, comms)
+        applied = await logic.apply_conversations_event(comms.pool, form, comms.clock())
+        await _dispatch_fallback(comms, applied)
+        return Response(None, status_code=HTTP_204_NO_CONTENT)
+
+
+async def _dispatch_fallback(comms: AppState, applied: Applied | None) -> None:
+    """A message moved to its next channel is due now: start sending it without waiting."""
+    if applied is None or not applied.fallback:
+        return
+    try:
+        await queue.enqueue_dispatch(comms.redis, applied.operation_id)
+    except (OSError, ConnectionError) as exc:
+        log.warning("fallback dispatch enqueue failed", error=repr(exc))

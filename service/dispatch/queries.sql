@@ -37,7 +37,7 @@ SET due_at = $4,
 FROM due
 WHERE m.id = due.id
 RETURNING m.id, m.operation_id, m.account_sid, m.channel, m.address, m.variables,
-          m.scheduled_for, m.created_at;
+          m.scheduled_for, m.created_at, m.routes, m.route_index;
 
 -- name: load_operations
 SELECT id, content, sender, tags, validity_period FROM operations WHERE id = ANY($1::uuid[]);
@@ -50,7 +50,8 @@ WHERE id = ANY($1::uuid[]) AND status = 'SCHEDULED';
 -- Every earlier attempt of the claimed messages (usually none): those with a provider sid
 -- reached the provider, SUBMITTING ones may have (the worker stopped mid-call), the others
 -- count the transient failures so far.
-SELECT id, message_id, status, provider_sid, from_address, to_address, attempted_at
+SELECT id, message_id, channel, status, provider_sid, from_address, to_address, attempted_at,
+       route_index
 FROM attempts
 WHERE message_id = ANY($1::uuid[]);
 
@@ -64,13 +65,14 @@ RETURNING id;
 -- name: record_submitting
 -- Written before any provider call, in one statement for the whole batch.
 INSERT INTO attempts (id, message_id, operation_id, account_sid, channel, from_address,
-                      to_address, status, segments, encoding, attempted_at, updated_at)
+                      to_address, status, segments, encoding, route_index, attempted_at,
+                      updated_at)
 SELECT a.id, a.message_id, a.operation_id, a.account_sid, a.channel, a.from_address,
-       a.to_address, 'SUBMITTING', a.segments, a.encoding, $10, $10
+       a.to_address, 'SUBMITTING', a.segments, a.encoding, a.route_index, $11, $11
 FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::int[], $9::text[])
+            $7::text[], $8::int[], $9::text[], $10::int[])
      AS a(id, message_id, operation_id, account_sid, channel, from_address, to_address,
-          segments, encoding);
+          segments, encoding, route_index);
 
 -- name: store_rendered
 UPDATE messages m SET content = r.content, tags = r.tags
@@ -93,7 +95,8 @@ WHERE t.id = o.attempt_id;
 
 -- name: record_message_outcomes
 -- Messages end FAILED on a permanent failure, are due again at next_due after a transient one,
--- and are simply no longer due once handed over.
+-- move to their next route (channel fallback) when `advance` is set, and are simply no longer
+-- due once handed over.
 UPDATE messages m
 SET due_at = CASE WHEN m.status = 'CANCELED' THEN NULL ELSE o.next_due END,
     sending = m.sending AND (o.next_due IS NULL OR o.status = 'SUBMITTING'),
@@ -101,9 +104,18 @@ SET due_at = CASE WHEN m.status = 'CANCELED' THEN NULL ELSE o.next_due END,
                   THEN 'FAILED' ELSE m.status END,
     error_code = CASE WHEN o.ends_message THEN o.error_code ELSE m.error_code END,
     error_message = CASE WHEN o.ends_message THEN o.error_message ELSE m.error_message END,
-    updated_at = $7
-FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::bool[])
-    AS o(message_id, status, error_code, error_message, next_due, ends_message)
+    route_index = m.route_index + o.advance::int,
+    channel = CASE WHEN o.advance
+                   THEN m.routes -> (m.route_index + 1) ->> 'recipientChannel'
+                   ELSE m.channel END,
+    address = CASE WHEN o.advance THEN m.routes -> (m.route_index + 1) ->> 'to'
+                   ELSE m.address END,
+    sender_key = CASE WHEN o.advance THEN route_sender_key(m.routes, m.route_index + 1)
+                      ELSE m.sender_key END,
+    updated_at = $8
+FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::bool[],
+            $7::bool[])
+    AS o(message_id, status, error_code, error_message, next_due, ends_message, advance)
 WHERE m.id = o.message_id;
 
 -- name: complete_operations
@@ -112,3 +124,21 @@ WHERE m.id = o.message_id;
 UPDATE operations o SET status = 'COMPLETED', updated_at = $2
 WHERE o.id = ANY($1::uuid[]) AND o.status = 'PROCESSING'
   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.operation_id = o.id AND m.due_at IS NOT NULL);
+
+-- name: find_conversation
+SELECT conversation_sid FROM conversations
+WHERE proxy_address = $1 AND recipient_address = $2;
+
+-- name: remember_conversation
+-- Two workers may open one for the same pair at once: the first stored wins, and both use it.
+WITH stored AS (
+    INSERT INTO conversations (proxy_address, recipient_address, conversation_sid, created_at)
+    VALUES ($1, $2, $3, $4)
+    ON CONFLICT ON CONSTRAINT conversations_pkey DO NOTHING
+    RETURNING conversation_sid
+)
+SELECT conversation_sid FROM stored
+UNION ALL
+SELECT conversation_sid FROM conversations
+WHERE proxy_address = $1 AND recipient_address = $2
+LIMIT 1;

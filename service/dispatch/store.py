@@ -24,6 +24,8 @@ class ClaimedMessage(msgspec.Struct, frozen=True):
     variables: dict[str, str] | None
     scheduled_for: datetime | None
     created_at: datetime
+    routes: list[dict[str, str]] | None = None
+    route_index: int = 0
 
 
 class OperationPlan(msgspec.Struct, frozen=True):
@@ -37,11 +39,13 @@ class OperationPlan(msgspec.Struct, frozen=True):
 class EarlierAttempt(msgspec.Struct, frozen=True):
     id: uuid.UUID
     message_id: uuid.UUID
+    channel: str
     status: str
     provider_sid: str | None
     from_address: str
     to_address: str
     attempted_at: datetime
+    route_index: int
 
 
 class NewAttempt(msgspec.Struct, frozen=True):
@@ -54,6 +58,7 @@ class NewAttempt(msgspec.Struct, frozen=True):
     to_address: str
     segments: int | None
     encoding: str | None
+    route_index: int = 0
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -67,6 +72,8 @@ class Outcome(msgspec.Struct, frozen=True):
     error_message: str | None
     next_due: datetime | None
     ends_message: bool
+    # Move on to the message's next route (channel fallback), due at next_due.
+    advance: bool = False
 
 
 async def due_senders(
@@ -141,6 +148,7 @@ async def _insert_attempts(
         [a.to_address for a in attempts],
         [a.segments for a in attempts],
         [a.encoding for a in attempts],
+        [a.route_index for a in attempts],
         now,
     )
 
@@ -186,6 +194,7 @@ async def record_outcomes(pool: asyncpg.Pool, outcomes: Sequence[Outcome], now: 
             [o.error_message for o in by_message],
             [o.next_due for o in by_message],
             [o.ends_message for o in by_message],
+            [o.advance for o in by_message],
             now,
         )
 
@@ -194,3 +203,24 @@ async def complete_operations(
     conn: asyncpg.Pool | asyncpg.Connection, operation_ids: Sequence[uuid.UUID], now: datetime
 ) -> None:
     await conn.execute(Q.complete_operations, sorted(operation_ids), now)
+
+
+async def find_conversation(
+    conn: asyncpg.Pool | asyncpg.Connection, proxy_address: str, recipient_address: str
+) -> str | None:
+    sid: str | None = await conn.fetchval(Q.find_conversation, proxy_address, recipient_address)
+    return sid
+
+
+async def remember_conversation(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    proxy_address: str,
+    recipient_address: str,
+    conversation_sid: str,
+    now: datetime,
+) -> str:
+    """The conversation to use for the pair: this one, or one another worker stored first."""
+    sid: str = await conn.fetchval(
+        Q.remember_conversation, proxy_address, recipient_address, conversation_sid, now
+    )
+    return sid

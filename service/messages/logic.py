@@ -21,9 +21,8 @@ from service.messages.segments import count_segments
 from service.messages.validation import SendPlan, plan_send
 from service.pagination import Position, decode_position, position_page, query_fingerprint
 from service.senders import kinds
-from service.senders import logic as senders
+from service.senders import logic as sender_logic
 from service.senders import rates as sender_rates
-from service.senders import store as sender_store
 
 CODE_QUEUE_OVERFLOW = 30001
 QUEUE_OVERFLOW_MESSAGE = "Queue overflow: the sender's backlog outlasts the validity period"
@@ -89,17 +88,12 @@ async def accept_send(
     The caller enqueues the dispatch after this returns (after commit): a lost enqueue only
     delays sending until the worker's periodic claim finds the due messages.
     """
-    registered = await _registered_sender(pool, account_sid, request.from_)
-    plan, problems = plan_send(request, now, registered)
-    if problems:
-        raise ValidationFailed(problems)
-    sender_key = kinds.sender_key(plan.sender["channel"], plan.sender["address"])
-    capacity = await _queue_capacity(pool, plan, sender_key, unregistered_mps, now)
+    plan, capacity = await prepare_send(
+        pool, account_sid=account_sid, request=request, now=now, unregistered_mps=unregistered_mps
+    )
     operation_id = ids.uuid7()
     message_ids = ids.uuid7_batch(len(plan.recipients))
-    records, due_now = _message_records(
-        plan, operation_id, account_sid, message_ids, sender_key, capacity, now
-    )
+    records, due_now = _message_records(plan, operation_id, account_sid, message_ids, capacity, now)
     async with pool.acquire() as conn, conn.transaction():
         await store.insert_operation(
             conn,
@@ -108,7 +102,7 @@ async def accept_send(
             status="SCHEDULED" if plan.schedule else "PROCESSING",
             tags=plan.tags,
             content=plan.content,
-            sender=plan.sender,
+            sender=plan.senders[0] if plan.senders else {},
             validity_period=plan.validity_period,
             total=len(records),
             now=now,
@@ -119,49 +113,36 @@ async def accept_send(
     return operation_id, due_now
 
 
-async def _registered_sender(
-    pool: asyncpg.Pool, account_sid: str, sender: wire.SenderIn | None
-) -> dict[str, str] | None:
-    """The registered sender `from` names (by senderId, or by address when registered)."""
-    if sender is None:
-        return None
-    if sender.sender_id is not None:
-        row = await senders.resolve_sender_id(pool, account_sid, sender.sender_id)
-    elif sender.address and sender.channel:
-        channel = sender.channel.upper()
-        address = sender.address.removeprefix("whatsapp:")
-        row = await sender_store.find_sender(pool, account_sid, channel, address)
-    else:
-        row = None
-    if row is None:
-        return None
-    return {
-        "address": row.address,
-        "channel": row.channel,
-        "senderId": ids.encode(ids.SENDER, row.id),
-    }
+def route_key(route: dict[str, str]) -> str:
+    return kinds.sender_key(route["channel"], route["from"])
 
 
 async def _queue_capacity(
     pool: asyncpg.Pool,
     plan: SendPlan,
-    sender_key: str,
     unregistered_mps: float | None,
     now: datetime,
-) -> int | None:
-    """How many more messages the sender can take now before its backlog outlasts validity.
-
-    None when unbounded (scheduled sends are checked when they come due, not now).
+) -> dict[str, int] | None:
+    """For each first sender, how many more messages it can take before its backlog outlasts
+    the validity period. None when unbounded (scheduled sends are checked when due, not now).
     """
     if plan.schedule is not None:
         return None
-    rates = await sender_rates.rates_for(pool, [sender_key], unregistered_mps)
-    backlog = await store.sender_backlog(pool, sender_key, now)
+    keys = sorted({route_key(r.routes[0]) for r in plan.recipients if r.routes})
+    rates = await sender_rates.rates_for(pool, keys, unregistered_mps)
     text = plan.content.get("text")
     segments = 1
     if isinstance(text, str) and not templates.is_template(text):
         segments = max(1, count_segments(text).segments)
-    return max(0, int(rates[sender_key] * plan.validity_period / segments) - backlog)
+    capacity = {}
+    for key in keys:
+        backlog = await store.sender_backlog(pool, key, now)
+        capacity[key] = max(0, int(rates[key] * plan.validity_period / segments) - backlog)
+    return capacity
+
+
+CODE_UNADDRESSABLE = 90020
+UNADDRESSABLE_MESSAGE = "No sender of this send can reach any of the recipient's addresses"
 
 
 def _message_records(
@@ -169,32 +150,30 @@ def _message_records(
     operation_id: uuid.UUID,
     account_sid: str,
     message_ids: list[uuid.UUID],
-    sender_key: str,
-    capacity: int | None,
+    capacity: dict[str, int] | None,
     now: datetime,
 ) -> tuple[list[tuple[Any, ...]], bool]:
     records: list[tuple[Any, ...]] = []
     due_now = False
-    schedule = plan.schedule
-    for index, (message_id, recipient) in enumerate(zip(message_ids, plan.recipients, strict=True)):
+    taken: dict[str, int] = {}
+    for message_id, recipient in zip(message_ids, plan.recipients, strict=True):
         error_code: int | None = None
         error_message: str | None = None
-        scheduled_for: datetime | None = None
+        scheduled_for = scheduled_instant(plan, recipient.address)
+        sender_key = route_key(recipient.routes[0]) if recipient.routes else ""
         due_at: datetime | None
-        if schedule is None:
+        if not recipient.routes:
+            status, due_at = "FAILED", None
+            error_code, error_message = CODE_UNADDRESSABLE, UNADDRESSABLE_MESSAGE
+        elif scheduled_for is not None:
+            status, due_at = "SCHEDULED", max(scheduled_for, now)
+        else:
             status, due_at = "QUEUED", now
-            if capacity is not None and index >= capacity:
+            taken[sender_key] = taken.get(sender_key, 0) + 1
+            if capacity is not None and taken[sender_key] > capacity.get(sender_key, 0):
                 # The sender's queue would outlast the validity period: fail now, not later.
                 status, due_at = "FAILED", None
                 error_code, error_message = CODE_QUEUE_OVERFLOW, QUEUE_OVERFLOW_MESSAGE
-        else:
-            if schedule.instant is not None:
-                scheduled_for = schedule.instant
-            else:
-                assert schedule.local is not None
-                zone = phone.time_zone_of(recipient.address)
-                scheduled_for = schedule.local.replace(tzinfo=zone).astimezone(UTC)
-            status, due_at = "SCHEDULED", max(scheduled_for, now)
         due_now = due_now or (due_at is not None and due_at <= now)
         records.append(
             (
@@ -214,9 +193,51 @@ def _message_records(
                 error_code,
                 error_message,
                 plan.tags,
+                recipient.routes or None,
             )
         )
     return records, due_now
+
+
+def scheduled_instant(plan: SendPlan, address: str) -> datetime | None:
+    """When a recipient's message is due: the instant, or the local time in its zone."""
+    schedule = plan.schedule
+    if schedule is None:
+        return None
+    if schedule.instant is not None:
+        return schedule.instant
+    assert schedule.local is not None
+    return schedule.local.replace(tzinfo=phone.time_zone_of(address)).astimezone(UTC)
+
+
+# Shared with the dry run (service/messages/dryrun.py) -------------------------------------
+
+
+async def prepare_send(
+    pool: asyncpg.Pool,
+    *,
+    account_sid: str,
+    request: wire.SendMessagesRequest,
+    now: datetime,
+    unregistered_mps: float | None = None,
+) -> tuple[SendPlan, dict[str, int] | None]:
+    """Check a send and size its senders' queues: all accept_send decides before storing."""
+    senders, sender_problems = await sender_logic.resolve_from(pool, account_sid, request.from_)
+    plan, problems = plan_send(request, now, senders, sender_problems)
+    if problems:
+        raise ValidationFailed(problems)
+    return plan, await _queue_capacity(pool, plan, unregistered_mps, now)
+
+
+def planned_messages(
+    plan: SendPlan, account_sid: str, capacity: dict[str, int] | None, now: datetime
+) -> list[dict[str, Any]]:
+    """The message rows accept_send would store, by column name, with blank ids (dry run)."""
+    blank = uuid.UUID(int=0)
+    records, _ = _message_records(
+        plan, blank, account_sid, [blank] * len(plan.recipients), capacity, now
+    )
+    return [dict(zip(store.MESSAGE_COPY_COLUMNS, record, strict=True)) for record in records]
 
 
 # Reading -------------------------------------------------------------------------------------

@@ -7,7 +7,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9);
 -- The operation is joined for the sender and the unrendered tags; the account check keeps
 -- other tenants' messages invisible.
 SELECT m.id, m.operation_id, m.channel, m.address, m.status, m.content, m.variables,
-       coalesce(m.tags, o.tags) AS tags, o.sender, o.content AS operation_content,
+       coalesce(m.tags, o.tags) AS tags, o.content AS operation_content,
+       CASE WHEN m.routes IS NULL THEN o.sender
+            -- The sender of the route in use (fallback may have moved to another).
+            ELSE jsonb_strip_nulls(jsonb_build_object(
+                'address', m.routes -> m.route_index ->> 'from',
+                'channel', m.routes -> m.route_index ->> 'channel',
+                'senderId', m.routes -> m.route_index -> 'senderId'))
+       END AS sender,
        m.scheduled_for, m.created_at, m.updated_at, m.deleted_at
 FROM messages m JOIN operations o ON o.id = m.operation_id
 WHERE m.id = $1 AND m.account_sid = $2;
@@ -31,11 +38,18 @@ FROM attempts WHERE message_id = $1 ORDER BY attempted_at, id;
 -- coalesce(tags, operation_tags), the expression messages_tags_idx indexes. The operations
 -- (for the sender and the unrendered tags) are joined to the page's rows only.
 SELECT m.id, m.operation_id, m.channel, m.address, m.status,
-       coalesce(m.tags, o.tags) AS tags, o.sender,
+       coalesce(m.tags, o.tags) AS tags,
+       CASE WHEN m.routes IS NULL THEN o.sender
+            -- The sender of the route in use (fallback may have moved to another).
+            ELSE jsonb_strip_nulls(jsonb_build_object(
+                'address', m.routes -> m.route_index ->> 'from',
+                'channel', m.routes -> m.route_index ->> 'channel',
+                'senderId', m.routes -> m.route_index -> 'senderId'))
+       END AS sender,
        m.scheduled_for, m.created_at, m.updated_at, m.deleted_at
 FROM (
     SELECT id, operation_id, channel, address, status, tags, scheduled_for,
-           created_at, updated_at, deleted_at
+           created_at, updated_at, deleted_at, routes, route_index
     FROM messages
     WHERE account_sid = $1
       AND ($2::uuid IS NULL OR operation_id = $2)

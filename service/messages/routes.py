@@ -19,6 +19,7 @@ from schemas.messages import (
     ADDRESS_FILTER_TEXT,
     CHANNEL_FILTER_TEXT,
     STATUS_FILTER_TEXT,
+    DryRunResult,
     MessageDetail,
     MessagesPage,
     SearchMessagesRequest,
@@ -27,8 +28,14 @@ from schemas.messages import (
 )
 from service import ids, queue
 from service.auth import account_sid_of
-from service.messages import logic
-from service.openapi import ERROR_RESPONSES, SEARCH_EXAMPLE, SEEK_RESPONSES, SEND_EXAMPLE
+from service.messages import dryrun, logic
+from service.openapi import (
+    DRY_RUN_RESULT,
+    ERROR_RESPONSES,
+    SEARCH_EXAMPLE,
+    SEEK_RESPONSES,
+    SEND_EXAMPLE,
+)
 from service.query_params import (
     EndDateParam,
     PageSizeParam,
@@ -90,7 +97,8 @@ class MessagesController(Controller):
         operation_id="SendMessages",
         summary="Send messages to up to 10,000 recipients",
         description="Validates and stores the operation and its messages, then answers 202; "
-        "sending happens in workers.",
+        "sending happens in workers. With `dryRun=true` (ext) it validates the same way and "
+        "answers 200 with what each message would be, storing and sending nothing.",
         response_headers=[
             ResponseHeader(name=name, description=text, documentation_only=True)
             for name, text in _ACCEPTED_HEADERS.items()
@@ -111,6 +119,7 @@ class MessagesController(Controller):
                     )
                 ],
             ),
+            200: DRY_RUN_RESULT,
         },
     )
     async def send(
@@ -129,7 +138,25 @@ class MessagesController(Controller):
                 "while the first is in flight → 409.",
             ),
         ] = None,
-    ) -> Response[SendMessagesAccepted]:
+        dry_run: Annotated[
+            bool,
+            QueryParameter(
+                name="dryRun",
+                description="(ext) Validate and preview the send (200, DryRunResult): rendered "
+                "text, segments, sender, schedule and estimated completion per recipient. "
+                "Nothing is stored or sent; an Idempotency-Key is ignored.",
+            ),
+        ] = False,
+    ) -> Response[SendMessagesAccepted | DryRunResult]:
+        if dry_run:
+            preview = await dryrun.preview_send(
+                comms.pool,
+                account_sid=account_sid_of(request),
+                request=data,
+                now=comms.clock(),
+                unregistered_mps=comms.settings.unregistered_sender_mps,
+            )
+            return Response(preview, status_code=200)
         accepted = await logic.send_messages(
             comms.pool,
             account_sid=account_sid_of(request),

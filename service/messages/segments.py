@@ -41,3 +41,16 @@ def _ucs2(text: str) -> SegmentCount:
     if units <= 70:
         return SegmentCount("UCS-2", 1)
     return SegmentCount("UCS-2", -(-units // 67))
+
+
+def message_segments(text: str | None, channel: str, *, with_media: bool) -> SegmentCount | None:
+    """What one message costs on its sender's channel; None without text.
+
+    SMS counts segments; WhatsApp, Conversations and MMS messages are one, whatever the length.
+    """
+    if text is None:
+        return None
+    counted = count_segments(text)
+    if channel != "SMS" or with_media:
+        return SegmentCount(counted.encoding, 1)
+    return counted

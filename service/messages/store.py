@@ -33,6 +33,7 @@ MESSAGE_COPY_COLUMNS = (
     "error_message",
     # The operation's tags on every message, so messages_tags_idx answers tag filters.
     "operation_tags",
+    "routes",
 )
 
 

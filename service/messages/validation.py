@@ -8,19 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import messages as wire
-from service import ids
 from service.errors import CODE_INVALID_FIELD, Problem
 from service.messages import phone, templates
-from service.senders import kinds
 
 # Which recipient channel a sender channel can reach.
 _SENDER_REACHES = {"SMS": "PHONE", "WHATSAPP": "WHATSAPP", "CONVERSATIONS": "CONVERSATIONS"}
 RECIPIENT_CHANNELS = frozenset(_SENDER_REACHES.values())
 SENDER_CHANNELS = frozenset(_SENDER_REACHES)
-# Channels whose sending is built; the others are refused at the door, not accepted and lost.
-AVAILABLE_SENDER_CHANNELS = frozenset({"SMS"})
 
 _CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+MAX_PROBLEMS = 100
 SCHEDULE_PAST_TOLERANCE = timedelta(seconds=60)
 SCHEDULE_HORIZON = timedelta(days=35)
 
@@ -41,6 +38,10 @@ class PlannedRecipient:
     channel: str
     address: str
     variables: dict[str, str] | None
+    # Every (sender, recipient address) pair that can reach this recipient, in the order to
+    # try them: the senders' priority first, then the recipient's own order. Empty when no
+    # sender can reach any of the recipient's addresses (unaddressable).
+    routes: list[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class Schedule:
 class SendPlan:
     recipients: list[PlannedRecipient]
     content: dict[str, Any]
-    sender: dict[str, str]
+    # The senders `from` resolved to, in priority order; the first stands for the operation.
+    senders: list[dict[str, str]]
     tags: dict[str, str]
     validity_period: int
     schedule: Schedule | None
@@ -72,15 +74,17 @@ class _Collector:
 def plan_send(
     request: wire.SendMessagesRequest,
     now: datetime,
-    registered_sender: dict[str, str] | None = None,
+    senders: list[dict[str, str]],
+    sender_problems: list[Problem] | None = None,
 ) -> tuple[SendPlan, list[Problem]]:
     """Check everything about the request; the plan is usable only when no problem is found.
 
-    registered_sender is the sender that `from.senderId` names, looked up by the caller.
+    senders are what `from` resolved to (service.senders.logic.resolve_from), with the
+    problems found doing so.
     """
     errors = _Collector()
-    sender = _check_sender(request.from_, registered_sender, errors)
-    recipients = _check_recipients(request.to, sender, errors)
+    errors.problems.extend(sender_problems or [])
+    recipients = _check_recipients(request.to, senders, errors)
     content = _check_content(request.content, errors)
     tags = _check_tags(request.tags, errors)
     validity = request.validity_period
@@ -93,70 +97,12 @@ def plan_send(
             "$.validityPeriod",
         )
     schedule = _check_schedule(request.schedule, now, errors)
-    plan = SendPlan(recipients, content, sender, tags, validity, schedule)
+    plan = SendPlan(recipients, content, senders, tags, validity, schedule)
     return plan, errors.problems
 
 
-def _check_sender(
-    sender: wire.SenderIn | None, registered: dict[str, str] | None, errors: _Collector
-) -> dict[str, str]:
-    if sender is None:
-        errors.add(
-            CODE_FROM_REQUIRED,
-            "'from' is required: this account has no default sender pool",
-            "$.from",
-        )
-        return {}
-    if sender.sender_id is not None:
-        if registered is None:
-            known = ids.decode(ids.SENDER, sender.sender_id) is not None
-            errors.add(
-                CODE_INVALID_FIELD,
-                "Unknown senderId" if known else "Malformed senderId",
-                "$.from.senderId",
-            )
-            return {}
-        channel = registered["channel"]
-        if channel not in AVAILABLE_SENDER_CHANNELS:
-            errors.add(
-                CODE_INVALID_FIELD,
-                f"senders on channel {channel} are not available on this deployment",
-                "$.from.senderId",
-            )
-        return registered
-    if sender.sender_pool_id is not None:
-        # Sender pools are not part of this deployment yet, so no pool id can match.
-        known = ids.decode(ids.SENDER_POOL, sender.sender_pool_id) is not None
-        errors.add(
-            CODE_INVALID_FIELD,
-            "Unknown senderPoolId" if known else "Malformed senderPoolId",
-            "$.from.senderPoolId",
-        )
-        return {}
-    channel = (sender.channel or "").upper()
-    if channel not in SENDER_CHANNELS:
-        errors.add(
-            CODE_INVALID_FIELD,
-            "from.channel must be one of SMS, WHATSAPP, CONVERSATIONS",
-            "$.from.channel",
-        )
-    elif channel not in AVAILABLE_SENDER_CHANNELS:
-        errors.add(
-            CODE_INVALID_FIELD,
-            f"from.channel {channel} is not available on this deployment",
-            "$.from.channel",
-        )
-    address = sender.address or ""
-    bare = address.removeprefix("whatsapp:") if channel == "WHATSAPP" else address
-    if not address:
-        errors.add(CODE_FROM_REQUIRED, "from.address is required", "$.from.address")
-    elif not kinds.is_valid_sender_address(bare, channel or "SMS"):
-        errors.add(CODE_INVALID_FROM, "Invalid 'From' phone number", "$.from.address")
-    return {"address": bare, "channel": channel}
-
-
 def _check_recipients(
-    recipients: list[wire.RecipientIn], sender: dict[str, str], errors: _Collector
+    recipients: list[wire.RecipientIn], senders: list[dict[str, str]], errors: _Collector
 ) -> list[PlannedRecipient]:
     if not recipients:
         errors.add(CODE_TO_REQUIRED, "'to' must list at least one recipient", "$.to")
@@ -168,40 +114,10 @@ def _check_recipients(
             "$.to",
         )
         return []
-    reachable = _SENDER_REACHES.get(sender.get("channel", ""))
     planned: list[PlannedRecipient] = []
     for position, recipient in enumerate(recipients):
         path = f"$.to[{position}]"
-        if recipient.addresses is not None:
-            # Several addresses tried in order need more than one channel's sender.
-            errors.add(
-                CODE_INVALID_FIELD,
-                "recipients with several addresses need a sender pool (not available yet)",
-                f"{path}.addresses",
-            )
-            continue
-        channel = (recipient.channel or "").upper()
-        address = recipient.address or ""
-        if channel not in RECIPIENT_CHANNELS:
-            errors.add(
-                CODE_INVALID_FIELD,
-                "channel must be one of PHONE, WHATSAPP, CONVERSATIONS",
-                f"{path}.channel",
-            )
-        elif reachable is not None and channel != reachable:
-            errors.add(
-                CODE_INVALID_FIELD,
-                f"a {sender['channel']} sender cannot reach a {channel} recipient",
-                f"{path}.channel",
-            )
-        if channel == "WHATSAPP":
-            address = address.removeprefix("whatsapp:")
-        if not address:
-            errors.add(
-                CODE_INVALID_TO, "Invalid 'To' phone number: address is required", f"{path}.address"
-            )
-        elif not phone.is_possible_e164(address):
-            errors.add(CODE_INVALID_TO, "Invalid 'To' phone number", f"{path}.address")
+        addresses = _recipient_addresses(recipient, path, errors)
         variables = recipient.variables
         if variables is not None and len(variables) > wire.MAX_VARIABLES:
             errors.add(
@@ -209,10 +125,85 @@ def _check_recipients(
                 f"variables may hold at most {wire.MAX_VARIABLES} keys",
                 f"{path}.variables",
             )
-        planned.append(PlannedRecipient(position, channel, address, variables or None))
-        if len(errors.problems) >= 100:
+        routes = plan_routes(senders, addresses)
+        channel, address = (
+            (routes[0]["recipientChannel"], routes[0]["to"])
+            if routes
+            else addresses[0]
+            if addresses
+            else ("", "")
+        )
+        planned.append(PlannedRecipient(position, channel, address, variables or None, routes))
+        if len(errors.problems) >= MAX_PROBLEMS:
             break
     return planned
+
+
+def _recipient_addresses(
+    recipient: wire.RecipientIn, path: str, errors: _Collector
+) -> list[tuple[str, str]]:
+    """The recipient's (channel, address) pairs, checked; one unless `addresses` lists several."""
+    if recipient.addresses is not None:
+        if recipient.address is not None:
+            errors.add(
+                CODE_INVALID_FIELD, "give either address or addresses, not both", f"{path}.address"
+            )
+        if not 1 <= len(recipient.addresses) <= wire.MAX_ADDRESSES:
+            errors.add(
+                CODE_INVALID_FIELD,
+                f"addresses must list 1..{wire.MAX_ADDRESSES} addresses",
+                f"{path}.addresses",
+            )
+            return []
+        items = [
+            (a.channel, a.address, f"{path}.addresses[{i}]")
+            for i, a in enumerate(recipient.addresses)
+        ]
+    else:
+        items = [(recipient.channel or "", recipient.address or "", path)]
+    checked: list[tuple[str, str]] = []
+    for raw_channel, raw_address, where in items:
+        channel = raw_channel.upper()
+        address = raw_address
+        if channel not in RECIPIENT_CHANNELS:
+            errors.add(
+                CODE_INVALID_FIELD,
+                "channel must be one of PHONE, WHATSAPP, CONVERSATIONS",
+                f"{where}.channel",
+            )
+        if channel == "WHATSAPP":
+            address = address.removeprefix("whatsapp:")
+        if not address:
+            errors.add(
+                CODE_INVALID_TO,
+                "Invalid 'To' phone number: address is required",
+                f"{where}.address",
+            )
+        elif not phone.is_possible_e164(address):
+            errors.add(CODE_INVALID_TO, "Invalid 'To' phone number", f"{where}.address")
+        checked.append((channel, address))
+    return checked
+
+
+def plan_routes(
+    senders: list[dict[str, str]], addresses: list[tuple[str, str]]
+) -> list[dict[str, str]]:
+    """Every (sender, recipient address) pair on a common channel, in the order to try them."""
+    routes: list[dict[str, str]] = []
+    for sender in senders:
+        reaches = _SENDER_REACHES.get(sender["channel"])
+        for channel, address in addresses:
+            if channel == reaches:
+                route = {
+                    "channel": sender["channel"],
+                    "from": sender["address"],
+                    "to": address,
+                    "recipientChannel": channel,
+                }
+                if "senderId" in sender:
+                    route["senderId"] = sender["senderId"]
+                routes.append(route)
+    return routes
 
 
 def _check_content(content: wire.ContentIn, errors: _Collector) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def present_operation(row: store.OperationRow, counts: store.OperationCounts) ->
         total=row.total,
         recipients=row.total,
         attempts=counts.attempts,
-        unaddressable=0,
+        unaddressable=counts.unaddressable,
         scheduled=by_status.get("SCHEDULED", 0),
         queued=by_status.get("QUEUED", 0),
         sent=by_status.get("SENT", 0),

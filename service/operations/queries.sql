@@ -9,6 +9,14 @@ SELECT operation_id, status, count(*)::int AS n
 FROM messages WHERE operation_id = ANY($1::uuid[])
 GROUP BY operation_id, status;
 
+-- name: unaddressable_counts
+-- Recipients no sender could reach end FAILED with 90020 at accept time; counted from
+-- messages_operation_errors_idx (partial on FAILED/UNDELIVERED, error_code included).
+SELECT operation_id, count(*)::int AS n
+FROM messages
+WHERE operation_id = ANY($1::uuid[]) AND status = 'FAILED' AND error_code = 90020
+GROUP BY operation_id;
+
 -- name: attempt_counts
 SELECT operation_id, count(*)::int AS n
 FROM attempts WHERE operation_id = ANY($1::uuid[])

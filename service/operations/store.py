@@ -30,6 +30,7 @@ class OperationCounts(msgspec.Struct, frozen=True):
 
     by_status: dict[str, int]
     attempts: int
+    unaddressable: int = 0
 
 
 class OperationFilters(msgspec.Struct, frozen=True):
@@ -73,11 +74,17 @@ async def operation_counts(
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         status_rows = await conn.fetch(Q.status_counts, keys)
         attempt_rows = await conn.fetch(Q.attempt_counts, keys)
+        unaddressable_rows = await conn.fetch(Q.unaddressable_counts, keys)
     for row in status_rows:
         by_status[row["operation_id"]][row["status"]] = row["n"]
     attempts = {row["operation_id"]: row["n"] for row in attempt_rows}
+    unaddressable = {row["operation_id"]: row["n"] for row in unaddressable_rows}
     return {
-        key: OperationCounts(by_status=by_status.get(key, {}), attempts=attempts.get(key, 0))
+        key: OperationCounts(
+            by_status=by_status.get(key, {}),
+            attempts=attempts.get(key, 0),
+            unaddressable=unaddressable.get(key, 0),
+        )
         for key in keys
     }
 

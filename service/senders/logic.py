@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import asyncpg
 
 from schemas.common import Pagination
-from schemas.senders import DEFAULT_MPS, MAX_MPS, SenderCreate, SenderRead, SendersPage
+from schemas.messages import SenderIn
+from schemas.senders import (
+    DEFAULT_MPS,
+    MAX_MPS,
+    SenderCreate,
+    SenderPoolCreate,
+    SenderPoolRead,
+    SenderPoolsPage,
+    SenderPoolUpdate,
+    SenderRead,
+    SendersPage,
+)
 from service import ids
 from service.clock import rfc3339
 from service.errors import CODE_INVALID_FIELD, ApiError, NotFound, Problem, ValidationFailed
@@ -111,3 +123,218 @@ async def resolve_sender_id(
 ) -> store.SenderRow | None:
     key = ids.decode(ids.SENDER, sender_id)
     return await store.get_sender(pool, key, account_sid) if key else None
+
+
+# Sender pools ---------------------------------------------------------------------------------
+
+MAX_POOL_SENDERS = 20
+
+
+async def _pool_senders(
+    pool: asyncpg.Pool, account_sid: str, sender_ids: list[str], problems: list[Problem]
+) -> list[uuid.UUID]:
+    if not 1 <= len(sender_ids) <= MAX_POOL_SENDERS:
+        problems.append(
+            Problem(
+                CODE_INVALID_FIELD,
+                f"senders must list 1..{MAX_POOL_SENDERS} sender ids",
+                "$.senders",
+            )
+        )
+        return []
+    keys: list[uuid.UUID] = []
+    for index, text in enumerate(sender_ids):
+        key = ids.decode(ids.SENDER, text)
+        if key is None:
+            problems.append(
+                Problem(CODE_INVALID_FIELD, "Malformed sender id", f"$.senders[{index}]")
+            )
+        elif key in keys:
+            problems.append(
+                Problem(CODE_INVALID_FIELD, "A sender is listed twice", f"$.senders[{index}]")
+            )
+        else:
+            keys.append(key)
+    found = await store.senders_by_ids(pool, account_sid, keys)
+    for index, text in enumerate(sender_ids):
+        key = ids.decode(ids.SENDER, text)
+        if key is not None and key not in found:
+            problems.append(Problem(CODE_INVALID_FIELD, "Unknown sender", f"$.senders[{index}]"))
+    return keys
+
+
+async def present_pool(
+    pool: asyncpg.Pool | asyncpg.Connection, account_sid: str, row: store.PoolRow
+) -> SenderPoolRead:
+    found = await store.senders_by_ids(pool, account_sid, row.sender_ids)
+    return SenderPoolRead(
+        id=ids.encode(ids.SENDER_POOL, row.id),
+        display_name=row.display_name,
+        # A sender removed after the pool was made no longer counts.
+        senders=[present(found[key]) for key in row.sender_ids if key in found],
+        is_default=row.is_default,
+        created_at=rfc3339(row.created_at),
+        updated_at=rfc3339(row.updated_at),
+    )
+
+
+def _check_name(name: str | None, problems: list[Problem]) -> None:
+    if name is not None and not 1 <= len(name) <= 256:
+        problems.append(
+            Problem(CODE_INVALID_FIELD, "displayName must be 1..256 characters", "$.displayName")
+        )
+
+
+async def create_pool(
+    pool: asyncpg.Pool, *, account_sid: str, request: SenderPoolCreate, now: datetime
+) -> SenderPoolRead:
+    problems: list[Problem] = []
+    _check_name(request.display_name, problems)
+    keys = await _pool_senders(pool, account_sid, request.senders, problems)
+    if problems:
+        raise ValidationFailed(problems)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.insert_pool(
+            conn,
+            pool_id=ids.uuid7(),
+            account_sid=account_sid,
+            display_name=request.display_name,
+            sender_ids=keys,
+            is_default=request.is_default,
+            now=now,
+        )
+        return await present_pool(conn, account_sid, row)
+
+
+async def update_pool(
+    pool: asyncpg.Pool,
+    *,
+    account_sid: str,
+    pool_id: str,
+    request: SenderPoolUpdate,
+    now: datetime,
+) -> SenderPoolRead:
+    key = ids.decode(ids.SENDER_POOL, pool_id)
+    if key is None:
+        raise NotFound()
+    problems: list[Problem] = []
+    _check_name(request.display_name, problems)
+    keys = None
+    if request.senders is not None:
+        keys = await _pool_senders(pool, account_sid, request.senders, problems)
+    if problems:
+        raise ValidationFailed(problems)
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.update_pool(
+            conn,
+            pool_id=key,
+            account_sid=account_sid,
+            display_name=request.display_name,
+            sender_ids=keys,
+            is_default=request.is_default,
+            now=now,
+        )
+        if row is None:
+            raise NotFound()
+        return await present_pool(conn, account_sid, row)
+
+
+async def get_pool(pool: asyncpg.Pool, *, account_sid: str, pool_id: str) -> SenderPoolRead:
+    key = ids.decode(ids.SENDER_POOL, pool_id)
+    row = await store.get_pool(pool, key, account_sid) if key else None
+    if row is None:
+        raise NotFound()
+    return await present_pool(pool, account_sid, row)
+
+
+async def list_pools(
+    pool: asyncpg.Pool, *, account_sid: str, page_size: int, page_token: str | None
+) -> SenderPoolsPage:
+    start = decode_token(page_token)
+    rows = await store.list_pools(pool, account_sid, start, page_size + 1)
+    page, next_token, self_token = trim_page(rows, page_size, start, lambda r: r.id)
+    return SenderPoolsPage(
+        sender_pools=[await present_pool(pool, account_sid, r) for r in page],
+        pagination=Pagination(next=next_token, self=self_token),
+    )
+
+
+async def delete_pool(pool: asyncpg.Pool, *, account_sid: str, pool_id: str) -> None:
+    key = ids.decode(ids.SENDER_POOL, pool_id)
+    if key is None or not await store.delete_pool(pool, key, account_sid):
+        raise NotFound()
+
+
+# Resolving `from` -----------------------------------------------------------------------------
+
+
+def sender_route(row: store.SenderRow) -> dict[str, str]:
+    return {
+        "address": row.address,
+        "channel": row.channel,
+        "senderId": ids.encode(ids.SENDER, row.id),
+    }
+
+
+async def resolve_from(
+    pool: asyncpg.Pool, account_sid: str, sender: SenderIn | None
+) -> tuple[list[dict[str, str]], list[Problem]]:
+    """The senders a send may use, in priority order, or why `from` names none.
+
+    `{address, channel}` need not be registered (it then has its kind's default rate);
+    `{senderId}` names one sender, `{senderPoolId}` a pool; no `from` means the account's
+    default pool.
+    """
+    if sender is None:
+        row = await store.default_pool(pool, account_sid)
+        if row is None:
+            return [], [
+                Problem(
+                    21603, "'from' is required: this account has no default sender pool", "$.from"
+                )
+            ]
+        return await _pool_routes(pool, account_sid, row, "$.from"), []
+    if sender.sender_id is not None:
+        key = ids.decode(ids.SENDER, sender.sender_id)
+        found = await store.get_sender(pool, key, account_sid) if key else None
+        if found is None:
+            text = "Unknown senderId" if key else "Malformed senderId"
+            return [], [Problem(CODE_INVALID_FIELD, text, "$.from.senderId")]
+        return [sender_route(found)], []
+    if sender.sender_pool_id is not None:
+        key = ids.decode(ids.SENDER_POOL, sender.sender_pool_id)
+        pool_row = await store.get_pool(pool, key, account_sid) if key else None
+        if pool_row is None:
+            text = "Unknown senderPoolId" if key else "Malformed senderPoolId"
+            return [], [Problem(CODE_INVALID_FIELD, text, "$.from.senderPoolId")]
+        return await _pool_routes(pool, account_sid, pool_row, "$.from.senderPoolId"), []
+    problems: list[Problem] = []
+    channel = (sender.channel or "").upper()
+    address = sender.address or ""
+    if channel not in CHANNELS:
+        problems.append(
+            Problem(
+                CODE_INVALID_FIELD,
+                "from.channel must be one of SMS, WHATSAPP, CONVERSATIONS",
+                "$.from.channel",
+            )
+        )
+    if channel == "WHATSAPP":
+        address = address.removeprefix("whatsapp:")
+    if not address:
+        problems.append(Problem(21603, "from.address is required", "$.from.address"))
+    elif not kinds.is_valid_sender_address(address, channel or "SMS"):
+        problems.append(Problem(21212, "Invalid 'From' phone number", "$.from.address"))
+    if problems:
+        return [], problems
+    registered = await store.find_sender(pool, account_sid, channel, address)
+    if registered is not None:
+        return [sender_route(registered)], []
+    return [{"address": address, "channel": channel}], []
+
+
+async def _pool_routes(
+    pool: asyncpg.Pool, account_sid: str, row: store.PoolRow, context: str
+) -> list[dict[str, str]]:
+    found = await store.senders_by_ids(pool, account_sid, row.sender_ids)
+    return [sender_route(found[key]) for key in row.sender_ids if key in found]

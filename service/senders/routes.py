@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
 from schemas.common import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
-from schemas.senders import SenderCreate, SenderRead, SendersPage
+from schemas.senders import (
+    SenderCreate,
+    SenderPoolCreate,
+    SenderPoolRead,
+    SenderPoolsPage,
+    SenderPoolUpdate,
+    SenderRead,
+    SendersPage,
+)
 from service.auth import account_sid_of
 from service.openapi import ERROR_RESPONSES
 from service.senders import logic
@@ -94,4 +102,106 @@ class SendersController(Controller):
     ) -> None:
         await logic.delete_sender(
             comms.pool, account_sid=account_sid_of(request), sender_id=senderId
+        )
+
+
+class SenderPoolsController(Controller):
+    path = "/SenderPools"
+    tags = ["Senders"]
+
+    @post(
+        "/",
+        status_code=201,
+        operation_id="CreateSenderPool",
+        summary="Create a sender pool",
+        responses=ERROR_RESPONSES,
+    )
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: SenderPoolCreate,
+        comms: NamedDependency[AppState],
+    ) -> Response[SenderPoolRead]:
+        created = await logic.create_pool(
+            comms.pool, account_sid=account_sid_of(request), request=data, now=comms.clock()
+        )
+        return Response(
+            created,
+            status_code=201,
+            headers={"Location": f"{comms.base_url}/v1/SenderPools/{created.id}"},
+        )
+
+    @get(
+        "/",
+        operation_id="ListSenderPools",
+        summary="List sender pools, newest first",
+        responses=ERROR_RESPONSES,
+    )
+    async def list_pools(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        page_size: Annotated[
+            int, QueryParameter(name="pageSize", ge=1, le=PAGE_SIZE_MAX)
+        ] = PAGE_SIZE_DEFAULT,
+        page_token: Annotated[str | None, QueryParameter(name="pageToken")] = None,
+    ) -> SenderPoolsPage:
+        return await logic.list_pools(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            page_size=page_size,
+            page_token=page_token,
+        )
+
+    @get(
+        "/{senderPoolId:str}",
+        operation_id="FetchSenderPool",
+        summary="Fetch a sender pool",
+        responses=ERROR_RESPONSES,
+    )
+    async def fetch(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        senderPoolId: Annotated[str, PathParameter(description="comms_senderpool_…")],
+    ) -> SenderPoolRead:
+        return await logic.get_pool(
+            comms.pool, account_sid=account_sid_of(request), pool_id=senderPoolId
+        )
+
+    @patch(
+        "/{senderPoolId:str}",
+        operation_id="UpdateSenderPool",
+        summary="Change a sender pool",
+        responses=ERROR_RESPONSES,
+    )
+    async def update(
+        self,
+        request: Request[Any, Any, Any],
+        data: SenderPoolUpdate,
+        comms: NamedDependency[AppState],
+        senderPoolId: Annotated[str, PathParameter(description="comms_senderpool_…")],
+    ) -> SenderPoolRead:
+        return await logic.update_pool(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            pool_id=senderPoolId,
+            request=data,
+            now=comms.clock(),
+        )
+
+    @delete(
+        "/{senderPoolId:str}",
+        operation_id="DeleteSenderPool",
+        summary="Remove a sender pool",
+        responses=ERROR_RESPONSES,
+    )
+    async def remove(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        senderPoolId: Annotated[str, PathParameter(description="comms_senderpool_…")],
+    ) -> None:
+        await logic.delete_pool(
+            comms.pool, account_sid=account_sid_of(request), pool_id=senderPoolId
         )

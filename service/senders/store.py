@@ -79,3 +79,80 @@ async def registered_rates(
         return {}
     rows = await conn.fetch(Q.registered_rates, [p[0] for p in pairs], [p[1] for p in pairs])
     return {(row["channel"], row["address"]): float(row["mps"]) for row in rows}
+
+
+class PoolRow(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    display_name: str
+    sender_ids: list[uuid.UUID]
+    is_default: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+async def senders_by_ids(
+    conn: asyncpg.Pool | asyncpg.Connection, account_sid: str, sender_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, SenderRow]:
+    rows = await conn.fetch(Q.senders_by_ids, account_sid, list(sender_ids))
+    return {row["id"]: SenderRow(**dict(row)) for row in rows}
+
+
+async def insert_pool(
+    conn: asyncpg.Connection,
+    *,
+    pool_id: uuid.UUID,
+    account_sid: str,
+    display_name: str,
+    sender_ids: list[uuid.UUID],
+    is_default: bool,
+    now: datetime,
+) -> PoolRow:
+    if is_default:
+        await conn.execute(Q.clear_default_pool, account_sid, now)
+    row = await conn.fetchrow(
+        Q.insert_pool, pool_id, account_sid, display_name, sender_ids, is_default, now
+    )
+    return PoolRow(**dict(row))
+
+
+async def update_pool(
+    conn: asyncpg.Connection,
+    *,
+    pool_id: uuid.UUID,
+    account_sid: str,
+    display_name: str | None,
+    sender_ids: list[uuid.UUID] | None,
+    is_default: bool | None,
+    now: datetime,
+) -> PoolRow | None:
+    if is_default:
+        await conn.execute(Q.clear_default_pool, account_sid, now)
+    row = await conn.fetchrow(
+        Q.update_pool, pool_id, account_sid, display_name, sender_ids, is_default, now
+    )
+    return PoolRow(**dict(row)) if row else None
+
+
+async def get_pool(
+    conn: asyncpg.Pool | asyncpg.Connection, pool_id: uuid.UUID, account_sid: str
+) -> PoolRow | None:
+    row = await conn.fetchrow(Q.get_pool, pool_id, account_sid)
+    return PoolRow(**dict(row)) if row else None
+
+
+async def default_pool(conn: asyncpg.Pool | asyncpg.Connection, account_sid: str) -> PoolRow | None:
+    row = await conn.fetchrow(Q.default_pool, account_sid)
+    return PoolRow(**dict(row)) if row else None
+
+
+async def list_pools(
+    conn: asyncpg.Pool | asyncpg.Connection, account_sid: str, after: uuid.UUID | None, limit: int
+) -> list[PoolRow]:
+    rows = await conn.fetch(Q.list_pools, account_sid, after, limit)
+    return [PoolRow(**dict(row)) for row in rows]
+
+
+async def delete_pool(
+    conn: asyncpg.Pool | asyncpg.Connection, pool_id: uuid.UUID, account_sid: str
+) -> bool:
+    return await conn.fetchval(Q.delete_pool, pool_id, account_sid) is not None

@@ -100,6 +100,7 @@ async def insert_operation(
         "error_code": None,
         "error_message": None,
         "operation_tags": operation_tags,
+        "routes": None,
     }
     records = []
     for position, message in enumerate(messages):

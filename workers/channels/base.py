@@ -44,7 +44,7 @@ class Channel(Protocol):
         ...
 
     async def find_submitted(
-        self, *, to: str, from_: str, since: datetime, body: str | None
+        self, *, attempt_id: uuid.UUID, to: str, from_: str, since: datetime, body: str | None
     ) -> str | None:
         """The provider sid of a message sent earlier with these details, if the provider has it."""
         ...

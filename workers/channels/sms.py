@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -41,6 +42,8 @@ class MessagesApiChannel:
     """Sends with `POST /2010-04-01/Accounts/{sid}/Messages.json` on a shared client."""
 
     name = "SMS"
+    # Prefix of both addresses on the wire (WhatsApp uses `whatsapp:+E164`).
+    address_prefix = ""
 
     def __init__(
         self,
@@ -62,7 +65,11 @@ class MessagesApiChannel:
         return f"{self._base}/2010-04-01/Accounts/{self._account}/Messages.json"
 
     async def send(self, request: SendRequest) -> SendResult:
-        form: dict[str, str | list[str]] = {"To": request.to, "From": request.from_}
+        prefix = self.address_prefix
+        form: dict[str, str | list[str]] = {
+            "To": prefix + request.to,
+            "From": prefix + request.from_,
+        }
         if request.body is not None:
             form["Body"] = request.body
         if request.media_urls:
@@ -86,11 +93,11 @@ class MessagesApiChannel:
         return _classify(response)
 
     async def find_submitted(
-        self, *, to: str, from_: str, since: datetime, body: str | None
+        self, *, attempt_id: uuid.UUID, to: str, from_: str, since: datetime, body: str | None
     ) -> str | None:
         params: dict[str, str] | None = {
-            "To": to,
-            "From": from_,
+            "To": self.address_prefix + to,
+            "From": self.address_prefix + from_,
             "DateSent>": (since - timedelta(days=1)).strftime("%Y-%m-%d"),
             "PageSize": "100",
         }
@@ -146,6 +153,11 @@ def _classify(response: httpx.Response) -> SendResult:
                 error_message=message.error_message,
             )
         return SendResult(verdict="ACCEPTED", provider_sid=message.sid, status=status)
+    return classify_error(response)
+
+
+def classify_error(response: httpx.Response) -> SendResult:
+    """A provider's refusal: transient (retry later) or permanent, with its code and text."""
     try:
         error = msgspec.json.decode(response.content, type=_TwilioError)
     except msgspec.DecodeError:

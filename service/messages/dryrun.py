@@ -1,0 +1,165 @@
+"""Dry run of a send: what each message would be, and when the senders would be done.
+
+The send is checked and planned by the same code as a real one (logic.prepare_send and the
+rows accept_send would store); rendering follows the worker. Nothing is stored or enqueued.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from schemas import messages as wire
+from service.clock import rfc3339, rfc3339_or_none
+from service.errors import CODE_TEMPLATE_RENDER, info_url
+from service.messages import logic, store, templates
+from service.messages.segments import message_segments
+from service.messages.validation import CODE_BODY_TOO_LONG, SendPlan
+from service.senders import kinds
+from service.senders import rates as sender_rates
+
+
+@dataclass
+class _Queued:
+    """A message a sender would send: when it is due and what it costs the sender's rate."""
+
+    due: datetime
+    cost: int
+
+
+async def preview_send(
+    pool: asyncpg.Pool,
+    *,
+    account_sid: str,
+    request: wire.SendMessagesRequest,
+    now: datetime,
+    unregistered_mps: float | None = None,
+) -> wire.DryRunResult:
+    """Everything a send would do, per recipient; raises ValidationFailed like a send."""
+    plan, capacity = await logic.prepare_send(
+        pool,
+        account_sid=account_sid,
+        request=request,
+        now=now,
+        unregistered_mps=unregistered_mps,
+    )
+    rows = logic.planned_messages(plan, account_sid, capacity, now)
+    recipients = [_preview_recipient(plan, row) for row in rows]
+
+    queues: dict[str, list[_Queued]] = defaultdict(list)
+    for row, recipient in zip(rows, recipients, strict=True):
+        if recipient.status != "FAILED" and row["sender_key"]:
+            due = row["scheduled_for"] or now
+            queues[row["sender_key"]].append(_Queued(max(due, now), recipient.segments or 1))
+    senders = await _sender_estimates(pool, plan, queues, unregistered_mps, now)
+    counts = dict.fromkeys(("QUEUED", "SCHEDULED", "FAILED"), 0)
+    for recipient in recipients:
+        counts[recipient.status] += 1
+    finishes = [s.estimated_completion_at for s in senders if s.estimated_completion_at]
+    return wire.DryRunResult(
+        total=len(recipients),
+        queued=counts["QUEUED"],
+        scheduled=counts["SCHEDULED"],
+        failed=counts["FAILED"],
+        suppressed=0,
+        segments=sum(s.segments for s in senders),
+        # RFC 3339 UTC text with fixed-width fields sorts as the instants do.
+        estimated_completion_at=max(finishes) if finishes else None,
+        senders=senders,
+        recipients=recipients,
+    )
+
+
+def _preview_recipient(plan: SendPlan, row: dict[str, Any]) -> wire.DryRunRecipient:
+    routes: list[dict[str, str]] = row.get("routes") or []
+    route = routes[0] if routes else None
+    status: str = row["status"]
+    error: tuple[int, str] | None = None
+    if status == "FAILED":
+        error = (int(row["error_code"]), str(row["error_message"]))
+
+    content = plan.content
+    variables: dict[str, str] | None = row["variables"]
+    text = content.get("text")
+    tags = dict(plan.tags)
+    try:
+        # What the worker renders when the message is due (workers/dispatch.py).
+        if isinstance(text, str):
+            text = templates.render(text, variables)
+        tags = {key: templates.render(value, variables) for key, value in plan.tags.items()}
+    except templates.TemplateRenderError as exc:
+        if error is None:
+            status, error = "FAILED", (CODE_TEMPLATE_RENDER, f"Template: {exc}")
+    if error is None and isinstance(text, str) and len(text) > wire.MAX_TEXT:
+        status = "FAILED"
+        error = (CODE_BODY_TOO_LONG, f"Rendered text exceeds {wire.MAX_TEXT} characters")
+
+    media = content.get("media")
+    counted = message_segments(
+        text if isinstance(text, str) else None,
+        route["channel"] if route else "SMS",
+        with_media=bool(media),
+    )
+    return wire.DryRunRecipient(
+        position=row["position"],
+        to=wire.AddressOut(address=row["address"], channel=row["channel"]),
+        from_=wire.SenderOut(
+            address=route["from"], channel=route["channel"], sender_id=route.get("senderId")
+        )
+        if route
+        else None,
+        status=status,  # type: ignore[arg-type]
+        text=text if isinstance(text, str) else None,
+        media=[wire.MediaIn(url=item["url"]) for item in media] if media else None,
+        content_id=content.get("contentId"),
+        tags=tags,
+        encoding=wire.TextEncoding(counted.encoding) if counted else None,
+        segments=counted.segments if counted else None,
+        scheduled_for=rfc3339_or_none(row["scheduled_for"]),
+        # There is no suppression list in this deployment yet.
+        suppressed=False,
+        error=wire.ErrorDetail(code=error[0], message=error[1], info_url=info_url(error[0]))
+        if error
+        else None,
+    )
+
+
+async def _sender_estimates(
+    pool: asyncpg.Pool,
+    plan: SendPlan,
+    queues: dict[str, list[_Queued]],
+    unregistered_mps: float | None,
+    now: datetime,
+) -> list[wire.DryRunSender]:
+    """Each sender sends its backlog, then this send's messages in due order, at its rate."""
+    keys = sorted(queues)
+    rates = await sender_rates.rates_for(pool, keys, unregistered_mps)
+    named = {kinds.sender_key(s["channel"], s["address"]): s for s in plan.senders}
+    estimates: list[wire.DryRunSender] = []
+    for key in keys:
+        rate = rates[key]
+        backlog = await store.sender_backlog(pool, key, now)
+        # The backlog's messages are not rendered yet: each counts as one segment.
+        free_at = now + timedelta(seconds=backlog / rate)
+        queued = sorted(queues[key], key=lambda q: q.due)
+        for message in queued:
+            free_at = max(free_at, message.due) + timedelta(seconds=message.cost / rate)
+        channel, address = kinds.split_key(key)
+        sender = named.get(key, {})
+        estimates.append(
+            wire.DryRunSender(
+                from_=wire.SenderOut(
+                    address=address, channel=channel, sender_id=sender.get("senderId")
+                ),
+                mps=rate,
+                backlog=backlog,
+                messages=len(queued),
+                segments=sum(message.cost for message in queued),
+                estimated_completion_at=rfc3339(free_at) if queued else None,
+            )
+        )
+    return estimates
