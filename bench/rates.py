@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -102,12 +104,17 @@ async def drive(api: str, sandbox: str, auth: tuple[str, str]) -> dict[str, list
 Row = tuple[str, float, int, float, float, int, float, float]
 
 
-def run_once(workers: int) -> list[Row]:
+@contextlib.contextmanager
+def running_stack(
+    workers: int, database: str, *, callback_delay_ms: str = "0"
+) -> Iterator[tuple[str, str, tuple[str, str]]]:
+    """The whole stack as processes on fresh ports and a fresh database; yields
+    (API URL, sandbox URL, (account sid, auth token)) and stops everything afterwards."""
     stack = Stack(DEV_ROOT)
     try:
         pg = devstack.start_postgres(DEV_ROOT)
         redis = devstack.start_redis(DEV_ROOT)
-        database_url = asyncio.run(fresh_database(pg.url, f"bench_rates_{workers}"))
+        database_url = asyncio.run(fresh_database(pg.url, database))
         api_port, sandbox_port = devstack.free_port(), devstack.free_port()
         env = {
             **os.environ,
@@ -117,7 +124,7 @@ def run_once(workers: int) -> list[Row]:
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
             "PROVIDER_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
             "SANDBOX_PORT": str(sandbox_port),
-            "SANDBOX_CALLBACK_DELAY_MS": os.environ.get("BENCH_CALLBACK_DELAY_MS", "0"),
+            "SANDBOX_CALLBACK_DELAY_MS": callback_delay_ms,
             "SANDBOX_DEFAULT_MPS": "0",  # the sandbox only records; our limiter is measured
             "LOG_LEVEL": "WARNING",
         }
@@ -165,15 +172,18 @@ def run_once(workers: int) -> list[Row]:
         if failure:
             raise RuntimeError(failure)
         assert account.auth_token is not None
-        times = asyncio.run(
-            drive(
-                f"http://127.0.0.1:{api_port}",
-                f"http://127.0.0.1:{sandbox_port}",
-                (account.account_sid, account.auth_token),
-            )
+        yield (
+            f"http://127.0.0.1:{api_port}",
+            f"http://127.0.0.1:{sandbox_port}",
+            (account.account_sid, account.auth_token),
         )
     finally:
         stack.stop()
+
+
+def run_once(workers: int) -> list[Row]:
+    with running_stack(workers, f"bench_rates_{workers}") as (api, sandbox, auth):
+        times = asyncio.run(drive(api, sandbox, auth))
     rows = []
     for address, limit, count in SENDERS:
         got = times[address]
