@@ -30,9 +30,6 @@ class Queries:
         except KeyError:
             raise AttributeError(name) from None
 
-    def names(self) -> list[str]:
-        return list(self._queries)
-
 
 def load(module_file: str) -> Queries:
     """The queries.sql beside the given module."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, get_args
 
@@ -26,8 +25,6 @@ from service.senders import rates as sender_rates
 
 CODE_QUEUE_OVERFLOW = 30001
 QUEUE_OVERFLOW_MESSAGE = "Queue overflow: the sender's backlog outlasts the validity period"
-
-Enqueue = Callable[[uuid.UUID], Awaitable[None]]
 
 
 class Accepted(msgspec.Struct, frozen=True):

@@ -118,13 +118,6 @@ async def delete_sender(pool: asyncpg.Pool, *, account_sid: str, sender_id: str)
         raise NotFound()
 
 
-async def resolve_sender_id(
-    pool: asyncpg.Pool, account_sid: str, sender_id: str
-) -> store.SenderRow | None:
-    key = ids.decode(ids.SENDER, sender_id)
-    return await store.get_sender(pool, key, account_sid) if key else None
-
-
 # Sender pools ---------------------------------------------------------------------------------
 
 MAX_POOL_SENDERS = 20
@@ -293,7 +286,7 @@ async def resolve_from(
                     21603, "'from' is required: this account has no default sender pool", "$.from"
                 )
             ]
-        return await _pool_routes(pool, account_sid, row, "$.from"), []
+        return await _pool_routes(pool, account_sid, row), []
     if sender.sender_id is not None:
         key = ids.decode(ids.SENDER, sender.sender_id)
         found = await store.get_sender(pool, key, account_sid) if key else None
@@ -307,7 +300,7 @@ async def resolve_from(
         if pool_row is None:
             text = "Unknown senderPoolId" if key else "Malformed senderPoolId"
             return [], [Problem(CODE_INVALID_FIELD, text, "$.from.senderPoolId")]
-        return await _pool_routes(pool, account_sid, pool_row, "$.from.senderPoolId"), []
+        return await _pool_routes(pool, account_sid, pool_row), []
     problems: list[Problem] = []
     channel = (sender.channel or "").upper()
     address = sender.address or ""
@@ -334,7 +327,7 @@ async def resolve_from(
 
 
 async def _pool_routes(
-    pool: asyncpg.Pool, account_sid: str, row: store.PoolRow, context: str
+    pool: asyncpg.Pool, account_sid: str, row: store.PoolRow
 ) -> list[dict[str, str]]:
     found = await store.senders_by_ids(pool, account_sid, row.sender_ids)
     return [sender_route(found[key]) for key in row.sender_ids if key in found]
