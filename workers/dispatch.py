@@ -54,6 +54,14 @@ class _Planned:
 
 
 @dataclass
+class _Pacing:
+    """One batch's pacing: when it started, and how far late sends have pushed the rest."""
+
+    start: float
+    shift: float = 0.0
+
+
+@dataclass
 class _Batch:
     operation_ids: list[uuid.UUID]
     claimed: int = 0
@@ -142,16 +150,10 @@ class Dispatcher:
                 # The next batch is claimed and prepared while this one is paced out, so the
                 # sender's turns follow each other without a gap between batches.
                 upcoming = asyncio.create_task(claim_next())
-                calls = []
-                for item in batch.to_send:
-                    granted_at = None
-                    if self.limiter is not None:
-                        if self.leases is not None and time.monotonic() - renewed_at > 2.0:
-                            await self.leases.renew(sender_key)
-                            renewed_at = time.monotonic()
-                        await self._wait_for_turn(sender_key, rate, item.attempt.segments or 1)
-                        granted_at = time.monotonic()
-                    calls.append(asyncio.create_task(self._call(item, sender_key, granted_at)))
+                if self.leases is not None and time.monotonic() - renewed_at > 2.0:
+                    await self.leases.renew(sender_key)
+                    renewed_at = time.monotonic()
+                calls = await self._pace(batch, sender_key, rate)
                 finishing.append(asyncio.create_task(self._finish_batch(batch, calls)))
             for failure in await asyncio.gather(*finishing, return_exceptions=True):
                 if isinstance(failure, BaseException):
@@ -165,24 +167,42 @@ class Dispatcher:
                 await self.leases.release(sender_key)
         return handled
 
-    async def _wait_for_turn(self, sender_key: str, rate: float, cost: int) -> None:
-        assert self.limiter is not None
-        while True:
-            grant = await self.limiter.try_acquire(sender_key, rate, cost)
-            if grant.granted:
-                return
-            await asyncio.sleep(grant.wait_s)
+    async def _pace(
+        self, batch: _Batch, sender_key: str, rate: float
+    ) -> list[asyncio.Task[SendResult]]:
+        """Start the batch's provider calls, each at its turn in the sender's rate.
+
+        The turns are reserved in one go; a call that starts late (a busy event loop) moves
+        every later turn back by as much, here and in the shared limiter, so the spacing holds
+        between the sends as they really leave.
+        """
+        if self.limiter is None:
+            return [asyncio.create_task(self._call(item)) for item in batch.to_send]
+        costs = [item.attempt.segments or 1 for item in batch.to_send]
+        delays = await self.limiter.reserve(sender_key, rate, costs)
+        pacing = _Pacing(start=time.monotonic())
+        calls = []
+        for item, delay in zip(batch.to_send, delays, strict=True):
+            target = pacing.start + delay + pacing.shift
+            wait = target - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            calls.append(asyncio.create_task(self._call(item, pacing, target)))
+        await asyncio.sleep(0)  # let the last call start and report any lateness
+        if pacing.shift > 0:
+            await self.limiter.push_back(sender_key, pacing.shift)
+        return calls
 
     async def _call(
-        self, item: _Planned, sender_key: str = "", granted_at: float | None = None
+        self, item: _Planned, pacing: _Pacing | None = None, target: float = 0.0
     ) -> SendResult:
         if self._http_slots is None:
             self._http_slots = asyncio.Semaphore(self.concurrency)
         async with self._http_slots:
-            if granted_at is not None and self.limiter is not None:
-                late = time.monotonic() - granted_at
+            if pacing is not None:
+                late = time.monotonic() - target
                 if late > LATE_SEND_S:
-                    await self.limiter.push_back(sender_key, late)
+                    pacing.shift += late
             return await self.channels[item.attempt.channel].send(item.request)
 
     async def _prepare_batch(self, claimed: list[ClaimedMessage]) -> _Batch:

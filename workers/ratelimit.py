@@ -1,19 +1,20 @@
-"""Per-sender rate limiting shared by every worker: one atomic Redis script (GCRA).
+"""Per-sender rate limiting shared by every worker: atomic Redis scripts (GCRA).
 
 Each sender has a "theoretical arrival time" (TAT) in Redis: the earliest moment its next
-message may go. A worker asks just before each provider call; when the TAT has passed the call
-may go and the TAT moves to now + cost / rate, else the worker waits the time left and asks
-again. Spacing is measured from the moment of each granted send, so a send that runs late
-pushes the next one back instead of letting two go close together. Workers in any number ask
-through the same key, so together they never exceed the rate; time comes from Redis, so their
-clocks need not agree.
+message may go. Reserving a batch hands out consecutive turns from the TAT, each message's
+cost (segments / rate) apart, and moves the TAT past them; a worker whose sends ran late
+pushes the TAT back by as much, so the spacing holds between the sends as they really leave.
+Workers in any number reserve through the same key, so together they never exceed the rate;
+time comes from Redis, so their clocks need not agree. One worker at a time paces a sender
+(SenderLeases), which keeps its sends evenly spread rather than interleaving several
+workers' jitter.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
-import msgspec
 from redis.asyncio import Redis
 
 # Sends are spaced this much wider than the rate: jitter of up to ~50 ms between our send and
@@ -22,23 +23,6 @@ SPACING_MARGIN = 1.05
 # A worker that asks a little late (its sleep overran) keeps its slot instead of losing the
 # time: at most this much lateness (and never more than half a slot) is caught up.
 CATCH_UP_MS = 5.0
-
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat > now then
-  return {'0', tostring(tat - now), tostring(now)}
-end
-local interval = tonumber(ARGV[1])
-local catch_up = math.min(tonumber(ARGV[3]), interval / 2)
-local base = now
-if now - tat <= catch_up then base = tat end
-local after = base + interval * tonumber(ARGV[2])
-redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil(after - now) + 1000)
-return {'1', '0', tostring(now)}
-"""
-
 
 _PUSH_BACK = """
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -50,25 +34,50 @@ return 1
 """
 
 
-class Grant(msgspec.Struct, frozen=True):
-    granted: bool
-    wait_s: float
-    at_s: float  # Redis time of the answer
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local interval = tonumber(ARGV[1])
+local catch_up = math.min(tonumber(ARGV[2]), interval / 2)
+if now - tat > catch_up then tat = now end
+local slots = {tostring(now)}
+for i = 3, #ARGV do
+  slots[#slots + 1] = tostring(tat)
+  tat = tat + interval * tonumber(ARGV[i])
+end
+redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(tat - now) + 60000)
+return slots
+"""
 
 
 class RateLimiter:
     def __init__(self, redis: Redis, prefix: str = "comms:rate:") -> None:
         self._prefix = prefix
-        self._acquire = redis.register_script(_ACQUIRE)
+        self._reserve = redis.register_script(_RESERVE)
         self._push_back = redis.register_script(_PUSH_BACK)
 
-    async def try_acquire(self, sender_key: str, rate: float, cost: int = 1) -> Grant:
-        """Take the sender's next send now, or learn how long until it is free."""
+    async def reserve(self, sender_key: str, rate: float, costs: Sequence[int]) -> list[float]:
+        """Reserve the sender's next turns for a batch at once: seconds until each may go.
+
+        For the one worker pacing a sender (see SenderLeases): a whole batch costs one round
+        trip, and the times are kept locally, pushing the rest back when one send runs late.
+        """
+        now, slots = await self.reserve_slots(sender_key, rate, costs)
+        return [slot - now for slot in slots]
+
+    async def reserve_slots(
+        self, sender_key: str, rate: float, costs: Sequence[int]
+    ) -> tuple[float, list[float]]:
+        """Redis's time now and the time (s) each message may go, in order."""
+        if not costs:
+            return 0.0, []
         interval_ms = 1000.0 * SPACING_MARGIN / rate
-        granted, wait_ms, now_ms = await self._acquire(
-            keys=[self._prefix + sender_key], args=[interval_ms, max(1, cost), CATCH_UP_MS]
+        now, *slots = await self._reserve(
+            keys=[self._prefix + sender_key],
+            args=[interval_ms, CATCH_UP_MS, *[max(1, c) for c in costs]],
         )
-        return Grant(granted == b"1" or granted == "1", float(wait_ms) / 1000, float(now_ms) / 1000)
+        return float(now) / 1000.0, [float(slot) / 1000.0 for slot in slots]
 
     async def push_back(self, sender_key: str, delay_s: float) -> None:
         """A granted send left late: move the sender's next turn back by as much.
