@@ -37,6 +37,7 @@ from service.operations.routes import OperationsController
 from service.senders.routes import SenderPoolsController, SendersController
 from service.settings import Settings
 from service.state import AppState
+from service.text_guard import refuse_nul_characters
 
 log = structlog.get_logger(__name__)
 
@@ -210,6 +211,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         openapi_config=openapi_config(settings),
         request_max_body_size=settings.max_body_bytes,
         on_app_init=[_no_debug],
+        before_request=refuse_nul_characters,
         debug=False,
     )
 
