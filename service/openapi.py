@@ -64,6 +64,19 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
     503: _error("Unavailable; retry after Retry-After", 90503, "Unavailable"),
 }
 
+IDEMPOTENCY_RESPONSES: dict[int, ResponseSpec] = {
+    409: _error(
+        "A request with this Idempotency-Key is still in flight; retry after Retry-After",
+        90409,
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+    ),
+    422: _error(
+        "This Idempotency-Key was used with another request body",
+        90422,
+        "This Idempotency-Key was used with a different request body.",
+    ),
+}
+
 SEND_EXAMPLE = Example(
     summary="Two recipients, personalised text",
     value={

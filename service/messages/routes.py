@@ -32,6 +32,7 @@ from service.messages import dryrun, logic
 from service.openapi import (
     DRY_RUN_RESULT,
     ERROR_RESPONSES,
+    IDEMPOTENCY_RESPONSES,
     SEARCH_EXAMPLE,
     SEEK_RESPONSES,
     SEND_EXAMPLE,
@@ -105,6 +106,7 @@ class MessagesController(Controller):
         ],
         responses={
             **ERROR_RESPONSES,
+            **IDEMPOTENCY_RESPONSES,
             202: ResponseSpec(
                 data_container=SendMessagesAccepted,
                 generate_examples=False,

@@ -1,0 +1,162 @@
+"""Schemathesis against the running API, from the document it serves, as a fresh tenant.
+
+Every operation gets schema-valid and schema-invalid requests (a bounded, derandomized number);
+no answer may be a 5xx, every answer must be documented and match its schema, and every 4xx/5xx
+body must be the API.md error body. Schemathesis calls blocking HTTP, so the fuzzing runs in a
+thread while the API keeps serving on the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import hypothesis
+import hypothesis.errors
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ignored_auth,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.conftest import Tenant
+
+_CONTEXT = re.compile(r"^\$")
+
+
+def api_error_body(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A 4xx/5xx answer carries `{"errors": [{code, message, infoUrl, context}]}` (API.md)."""
+    if response.status_code < 400:
+        return None
+    body = response.json()
+    assert isinstance(body, dict), f"error body is not an object: {body!r}"
+    assert set(body) == {"errors"}, f"error body keys: {sorted(body)}"
+    errors = body["errors"]
+    assert isinstance(errors, list), "errors is not a list"
+    assert 1 <= len(errors) <= 100, f"{len(errors)} errors"
+    for error in errors:
+        assert isinstance(error, dict), f"error entry: {error!r}"
+        assert set(error) == {"code", "message", "infoUrl", "context"}, f"keys: {sorted(error)}"
+        code = error["code"]
+        assert type(code) is int, f"code: {code!r}"
+        assert isinstance(error["message"], str), f"message: {error['message']!r}"
+        assert error["message"], "empty message"
+        assert error["infoUrl"] == f"https://www.twilio.com/docs/api/errors/{code}"
+        context = error["context"]
+        assert context is None or (isinstance(context, str) and _CONTEXT.match(context)), (
+            f"context: {context!r}"
+        )
+    if response.status_code in (429, 503):
+        assert "Retry-After" in response.headers, "429/503 without Retry-After"
+    return None
+
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    # Re-sends without and with wrong credentials: each must be refused with 401.
+    ignored_auth,
+    api_error_body,
+]
+
+
+@dataclass
+class Findings:
+    failures: list[str] = field(default_factory=list)
+    operations: int = 0
+    statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
+
+
+def fuzz(
+    document: dict[str, Any],
+    base_url: str,
+    auth: tuple[str, str],
+    examples: int,
+    derandomize: bool,
+) -> Findings:
+    """Run every operation's generated cases; collect failures instead of stopping at one."""
+    schema = schemathesis.openapi.from_dict(document)
+    findings = Findings()
+    with requests.Session() as session:
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            findings.operations += 1
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+                @hypothesis.settings(
+                    max_examples=examples,
+                    derandomize=derandomize,
+                    database=None,
+                    deadline=None,
+                    # Report the first failing example as found: shrinking costs many requests.
+                    phases=[Phase.explicit, Phase.generate],
+                    suppress_health_check=list(HealthCheck),
+                )
+                @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
+                def run(case: schemathesis.Case) -> None:
+                    response = case.call(base_url=base_url, session=session, timeout=30, auth=auth)
+                    findings.statuses[(operation.label, response.status_code)] += 1
+                    case.validate_response(
+                        response,
+                        checks=CHECKS,
+                        transport_kwargs={"auth": auth, "base_url": base_url, "timeout": 30},
+                    )
+
+                try:
+                    run()
+                except hypothesis.errors.Unsatisfiable:
+                    # Nothing to make invalid (no parameters, no body): positive cases only.
+                    assert mode is GenerationMode.NEGATIVE
+                except (Exception, BaseExceptionGroup) as exc:
+                    findings.failures.append(f"{operation.label} [{mode.value}]: {exc}")
+    return findings
+
+
+async def run_fuzz(
+    anonymous: httpx.AsyncClient,
+    api_url: str,
+    tenant: Tenant,
+    examples: int,
+    derandomize: bool = True,
+) -> Findings:
+    document = (await anonymous.get("/schema/openapi.json")).json()
+    auth = (tenant.account_sid, tenant.auth_token)
+    return await asyncio.to_thread(fuzz, document, api_url, auth, examples, derandomize)
+
+
+@pytest.mark.timeout(120)
+async def test_fuzz_every_operation(
+    anonymous: httpx.AsyncClient, api_url: str, tenant: Tenant, redis: object
+) -> None:
+    findings = await run_fuzz(anonymous, api_url, tenant, examples=25)
+    assert not findings.failures, "\n\n".join(findings.failures)
+    assert findings.operations >= 15
+    # The credentials work: the fuzzing reaches past the door, not only 401s.
+    assert findings.statuses["GET /v1/Messages", 200] > 0
+    assert findings.statuses["POST /v1/Messages", 202] > 0
+    assert findings.statuses["POST /v1/Messages", 400] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+async def test_fuzz_every_operation_longer(
+    anonymous: httpx.AsyncClient, api_url: str, tenant: Tenant, redis: object
+) -> None:
+    """Random (not derandomized) inputs, 300 a mode and operation: a few minutes."""
+    findings = await run_fuzz(anonymous, api_url, tenant, examples=300, derandomize=False)
+    assert not findings.failures, "\n\n".join(findings.failures)
