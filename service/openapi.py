@@ -77,6 +77,14 @@ IDEMPOTENCY_RESPONSES: dict[int, ResponseSpec] = {
     ),
 }
 
+SENDER_EXISTS_RESPONSES: dict[int, ResponseSpec] = {
+    409: _error(
+        "This account has registered this address on this channel already",
+        90410,
+        "This account has registered this address on this channel already.",
+    ),
+}
+
 SEND_EXAMPLE = Example(
     summary="Two recipients, personalised text",
     value={

@@ -40,6 +40,8 @@ def api_error_body(ctx: Any, response: Any, case: Any) -> bool | None:
     """A 4xx/5xx answer carries `{"errors": [{code, message, infoUrl, context}]}` (API.md)."""
     if response.status_code < 400:
         return None
+    if case is not None and case.operation.path == "/readyz":
+        return None  # a readiness answer (Health, documented), not an API error
     body = response.json()
     assert isinstance(body, dict), f"error body is not an object: {body!r}"
     assert set(body) == {"errors"}, f"error body keys: {sorted(body)}"
@@ -160,3 +162,29 @@ async def test_fuzz_every_operation_longer(
     """Random (not derandomized) inputs, 300 a mode and operation: a few minutes."""
     findings = await run_fuzz(anonymous, api_url, tenant, examples=300, derandomize=False)
     assert not findings.failures, "\n\n".join(findings.failures)
+
+
+async def test_conflict_answers_are_documented(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    """Answers random inputs rarely reach (a duplicate, a reused key) are in the document too."""
+    document = (await anonymous.get("/schema/openapi.json")).json()
+    sender = {"address": "+15017122699", "channel": "SMS"}
+    assert (await client.post("/v1/Senders", json=sender)).status_code == 201
+    send = {
+        "to": [{"address": "+15558675310", "channel": "PHONE"}],
+        "content": {"text": "hi"},
+        "from": sender,
+    }
+    key = {"Idempotency-Key": "conflict-1"}
+    assert (await client.post("/v1/Messages", json=send, headers=key)).status_code == 202
+    answers = {
+        ("/v1/Senders", "post"): await client.post("/v1/Senders", json=sender),
+        ("/v1/Messages", "post"): await client.post(
+            "/v1/Messages", json={**send, "content": {"text": "other"}}, headers=key
+        ),
+    }
+    for (path, method), response in answers.items():
+        assert response.status_code in (409, 422), response.text
+        assert str(response.status_code) in document["paths"][path][method]["responses"]
+        api_error_body(None, response, None)

@@ -6,6 +6,8 @@ import asyncio
 
 from litestar import Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 
 from schemas.health import Health
 from service.state import AppState
@@ -16,7 +18,28 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@get("/readyz", tags=["Health"], operation_id="Readyz", summary="PostgreSQL and Redis answer")
+@get(
+    "/readyz",
+    tags=["Health"],
+    operation_id="Readyz",
+    summary="PostgreSQL and Redis answer",
+    responses={
+        503: ResponseSpec(
+            data_container=Health,
+            generate_examples=False,
+            description="Not ready: the checks say which backing service is unavailable "
+            "(with Retry-After). A readiness answer, not an API error body.",
+            examples=[
+                Example(
+                    value={
+                        "status": "unavailable",
+                        "checks": {"postgres": "ok", "redis": "unavailable: ConnectionError"},
+                    }
+                )
+            ],
+        )
+    },
+)
 async def readyz(comms: NamedDependency[AppState]) -> Response[Health]:
     checks: dict[str, str] = {}
     try:

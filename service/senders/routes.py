@@ -19,7 +19,7 @@ from schemas.senders import (
     SendersPage,
 )
 from service.auth import account_sid_of
-from service.openapi import ERROR_RESPONSES
+from service.openapi import ERROR_RESPONSES, SENDER_EXISTS_RESPONSES
 from service.senders import logic
 from service.state import AppState
 
@@ -33,7 +33,7 @@ class SendersController(Controller):
         status_code=201,
         operation_id="CreateSender",
         summary="Register a sender",
-        responses=ERROR_RESPONSES,
+        responses={**ERROR_RESPONSES, **SENDER_EXISTS_RESPONSES},
     )
     async def create(
         self,
