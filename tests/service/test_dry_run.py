@@ -237,7 +237,8 @@ async def test_completion_is_estimated_from_the_rate_and_the_backlog(
         "content": {"text": "y" * 200},
         "from": {"address": address, "channel": "SMS"},
     }
-    before = datetime.now(UTC)
+    # Timestamps on the wire are truncated to milliseconds.
+    before = datetime.now(UTC) - timedelta(milliseconds=1)
     first = (await dry_run(client, body)).json()
     after = datetime.now(UTC)
     [sender] = first["senders"]
@@ -250,7 +251,8 @@ async def test_completion_is_estimated_from_the_rate_and_the_backlog(
     # Four messages accepted for real (no worker runs) wait in the sender's queue.
     queued = await client.post("/v1/Messages", json={**body, "to": body["to"] + body["to"][:1]})
     assert queued.status_code == 202
-    before = datetime.now(UTC)
+    # Timestamps on the wire are truncated to milliseconds.
+    before = datetime.now(UTC) - timedelta(milliseconds=1)
     second = (await dry_run(client, body)).json()
     after = datetime.now(UTC)
     [sender] = second["senders"]
