@@ -27,7 +27,7 @@ from service.dispatch.store import (
 )
 from service.errors import CODE_TEMPLATE_RENDER
 from service.messages import templates
-from service.messages.segments import SegmentCount, count_segments
+from service.messages.segments import message_segments
 from service.senders import rates as sender_rates
 from workers import retry
 from workers.channels.base import Channel, SendRequest, SendResult
@@ -282,12 +282,7 @@ class Dispatcher:
         route = current_route(message, operation)
         text = content.get("text")
         body = text if isinstance(text, str) else None
-        segments = None
-        if body is not None:
-            segments = count_segments(body)
-            if route["channel"] != "SMS" or content.get("media"):
-                # WhatsApp, Conversations and MMS messages are one message whatever the length.
-                segments = SegmentCount(segments.encoding, 1)
+        segments = message_segments(body, route["channel"], with_media=bool(content.get("media")))
         media = content.get("media")
         media_urls = [m["url"] for m in media] if isinstance(media, list) else []
         content_sid = content.get("contentId")
