@@ -55,9 +55,8 @@ class _Planned:
 
 @dataclass
 class _Pacing:
-    """One batch's pacing: when it started, and how far late sends have pushed the rest."""
+    """How far late sends have pushed a sender's later turns back (seconds)."""
 
-    start: float
     shift: float = 0.0
 
 
@@ -65,6 +64,8 @@ class _Pacing:
 class _Batch:
     operation_ids: list[uuid.UUID]
     claimed: int = 0
+    # When each message of to_send may go (time.monotonic()), once reserved.
+    turns: list[float] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     to_send: list[_Planned] = field(default_factory=list)
 
@@ -127,6 +128,7 @@ class Dispatcher:
         if self.limiter is not None:
             budget = max(1, min(self.batch_size, int(rate * self.horizon_s)))
         renewed_at = time.monotonic()
+        pacing = _Pacing()
 
         async def claim_next() -> _Batch | None:
             now = self.clock()
@@ -138,7 +140,16 @@ class Dispatcher:
                 limit=budget,
                 operation_id=operation_id,
             )
-            return await self._prepare_batch(claimed) if claimed else None
+            if not claimed:
+                return None
+            batch = await self._prepare_batch(claimed)
+            if self.limiter is not None and batch.to_send:
+                # Reserved while the previous batch is still being paced, so its turns follow
+                # straight on from that batch's last one.
+                costs = [item.attempt.segments or 1 for item in batch.to_send]
+                delays = await self.limiter.reserve(sender_key, rate, costs)
+                batch.turns = [time.monotonic() + delay for delay in delays]
+            return batch
 
         upcoming = asyncio.create_task(claim_next())
         try:
@@ -153,7 +164,7 @@ class Dispatcher:
                 if self.leases is not None and time.monotonic() - renewed_at > 2.0:
                     await self.leases.renew(sender_key)
                     renewed_at = time.monotonic()
-                calls = await self._pace(batch, sender_key, rate)
+                calls = await self._pace(batch, sender_key, pacing)
                 finishing.append(asyncio.create_task(self._finish_batch(batch, calls)))
             for failure in await asyncio.gather(*finishing, return_exceptions=True):
                 if isinstance(failure, BaseException):
@@ -168,29 +179,27 @@ class Dispatcher:
         return handled
 
     async def _pace(
-        self, batch: _Batch, sender_key: str, rate: float
+        self, batch: _Batch, sender_key: str, pacing: _Pacing
     ) -> list[asyncio.Task[SendResult]]:
-        """Start the batch's provider calls, each at its turn in the sender's rate.
+        """Start the batch's provider calls, each at its reserved turn in the sender's rate.
 
-        The turns are reserved in one go; a call that starts late (a busy event loop) moves
-        every later turn back by as much, here and in the shared limiter, so the spacing holds
-        between the sends as they really leave.
+        A call that starts late (a busy event loop) moves every later turn back by as much,
+        here and in the shared limiter, so the spacing holds between sends as they really
+        leave.
         """
-        if self.limiter is None:
+        if self.limiter is None or not batch.turns:
             return [asyncio.create_task(self._call(item)) for item in batch.to_send]
-        costs = [item.attempt.segments or 1 for item in batch.to_send]
-        delays = await self.limiter.reserve(sender_key, rate, costs)
-        pacing = _Pacing(start=time.monotonic())
         calls = []
-        for item, delay in zip(batch.to_send, delays, strict=True):
-            target = pacing.start + delay + pacing.shift
+        pushed = pacing.shift
+        for item, turn in zip(batch.to_send, batch.turns, strict=True):
+            target = turn + pacing.shift
             wait = target - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             calls.append(asyncio.create_task(self._call(item, pacing, target)))
         await asyncio.sleep(0)  # let the last call start and report any lateness
-        if pacing.shift > 0:
-            await self.limiter.push_back(sender_key, pacing.shift)
+        if pacing.shift > pushed:
+            await self.limiter.push_back(sender_key, pacing.shift - pushed)
         return calls
 
     async def _call(
