@@ -39,9 +39,7 @@ class SenderCreate(msgspec.Struct, kw_only=True):
     mps: (
         Annotated[
             float,
-            msgspec.Meta(
-                description="Segments per second; defaults by kind: 1, 3, 100, 10, 80."
-            ),
+            msgspec.Meta(description="Segments per second; defaults by kind: 1, 3, 100, 10, 80."),
         ]
         | None
     ) = None
