@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import PathParameter
 
-from schemas.common import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from schemas.common import PAGE_SIZE_DEFAULT
 from schemas.senders import (
     SenderCreate,
     SenderPoolCreate,
@@ -60,10 +60,8 @@ class SendersController(Controller):
         self,
         request: Request[Any, Any, Any],
         comms: NamedDependency[AppState],
-        page_size: Annotated[
-            int, QueryParameter(name="pageSize", ge=1, le=PAGE_SIZE_MAX)
-        ] = PAGE_SIZE_DEFAULT,
-        page_token: Annotated[str | None, QueryParameter(name="pageToken")] = None,
+        page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
+        page_token: PageTokenParam = None,
     ) -> SendersPage:
         return await logic.list_senders(
             comms.pool,
@@ -141,10 +139,8 @@ class SenderPoolsController(Controller):
         self,
         request: Request[Any, Any, Any],
         comms: NamedDependency[AppState],
-        page_size: Annotated[
-            int, QueryParameter(name="pageSize", ge=1, le=PAGE_SIZE_MAX)
-        ] = PAGE_SIZE_DEFAULT,
-        page_token: Annotated[str | None, QueryParameter(name="pageToken")] = None,
+        page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
+        page_token: PageTokenParam = None,
     ) -> SenderPoolsPage:
         return await logic.list_pools(
             comms.pool,
