@@ -20,6 +20,7 @@ from schemas.senders import (
 )
 from service.auth import account_sid_of
 from service.openapi import ERROR_RESPONSES, SENDER_EXISTS_RESPONSES
+from service.query_params import PageSizeParam, PageTokenParam
 from service.senders import logic
 from service.state import AppState
 
