@@ -264,3 +264,23 @@ async def test_an_existing_binding_is_adopted_after_50416(
     assert stored == conversation
     listed = await sandbox.get(f"/v1/Conversations/{conversation}/Messages", auth=auth)
     assert [m["body"] for m in listed.json()["messages"]] == ["found you"]
+
+
+async def test_whatsapp_text_outside_a_session_fails_63016_but_a_template_goes(
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
+) -> None:
+    base = {
+        "to": [{"address": "+15558675460", "channel": "WHATSAPP"}],
+        "from": {"address": WHATSAPP_SENDER, "channel": "WHATSAPP"},
+    }
+    text = await client.post("/v1/Messages", json={**base, "content": {"text": "hi there"}})
+    template = await client.post(
+        "/v1/Messages", json={**base, "content": {"contentId": "HX" + "b" * 32}}
+    )
+    assert text.status_code == template.status_code == 202
+    await settle(client, sandbox, settings, rounds=1)
+    [refused] = await messages_of(client, text.json()["operationId"])
+    assert refused["status"] == "FAILED"
+    assert refused["attempts"][0]["error"]["code"] == 63016
+    [delivered] = await messages_of(client, template.json()["operationId"])
+    assert delivered["status"] == "DELIVERED"
