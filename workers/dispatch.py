@@ -110,10 +110,11 @@ class Dispatcher:
     _http_slots: asyncio.Semaphore | None = None
 
     async def run(self, operation_id: uuid.UUID | None = None) -> int:
-        """Send until nothing (of this operation) is left that this worker can claim.
+        """Send until nothing is left that this worker can claim; return the messages handled.
 
-        Returns the messages handled. Senders another worker is pacing, and messages leased
-        to another worker, are left to them.
+        With an operation, only the senders it uses are drained (all of their due messages, of
+        any operation, in due order: a sender's queue is one queue). Senders another worker is
+        pacing, and messages leased to another worker, are left to them.
         """
         handled = 0
         while True:
@@ -122,14 +123,12 @@ class Dispatcher:
             if not keys:
                 return handled
             rates = await sender_rates.rates_for(self.pool, keys, self.unregistered_mps)
-            counts = await asyncio.gather(
-                *(self._drain(key, rates[key], operation_id) for key in keys)
-            )
+            counts = await asyncio.gather(*(self._drain(key, rates[key]) for key in keys))
             if not any(counts):
                 return handled
             handled += sum(counts)
 
-    async def _drain(self, sender_key: str, rate: float, operation_id: uuid.UUID | None) -> int:
+    async def _drain(self, sender_key: str, rate: float) -> int:
         """Claim and send one sender's due messages, a horizon's worth of its rate at a time.
 
         Provider calls are paced one by one through the shared limiter; while the calls of
@@ -154,7 +153,6 @@ class Dispatcher:
                 now=now,
                 lease_until=now + timedelta(seconds=self.lease_s),
                 limit=budget,
-                operation_id=operation_id,
             )
             if not claimed:
                 return None
@@ -378,20 +376,11 @@ class Dispatcher:
                 log.info("adopted a submission found at the provider", provider_sid=sid)
                 return _handed(message, attempt.id, sid)
             # The provider never got it: close this attempt and let a new one go out.
-            await store.record_outcomes(
+            await store.close_lost_attempt(
                 self.pool,
-                [
-                    Outcome(
-                        message.id,
-                        attempt.id,
-                        None,
-                        "FAILED",
-                        CODE_LOST,
-                        "The worker stopped before the provider answered; not submitted",
-                        now,
-                        False,
-                    )
-                ],
+                attempt.id,
+                CODE_LOST,
+                "The worker stopped before the provider answered; not submitted",
                 now,
             )
         return None

@@ -19,19 +19,19 @@ WHERE sender_key IS NOT NULL
 SELECT DISTINCT sender_key FROM messages WHERE operation_id = $2 AND due_at <= $1;
 
 -- name: claim_due
--- Claims up to $3 due messages of one sender by pushing their due time forward by a lease: a
+-- Claims up to $2 due messages of one sender by pushing their due time forward by a lease: a
 -- worker that dies mid-batch leaves them due again when the lease ends. SKIP LOCKED lets many
 -- workers claim side by side without waiting on each other; messages_sender_due_idx serves
 -- the scan in due order.
 WITH due AS (
     SELECT id FROM messages
-    WHERE sender_key = $5 AND due_at <= $1 AND ($2::uuid IS NULL OR operation_id = $2)
+    WHERE sender_key = $4 AND due_at <= $1
     ORDER BY due_at
-    LIMIT $3
+    LIMIT $2
     FOR UPDATE SKIP LOCKED
 )
 UPDATE messages m
-SET due_at = $4,
+SET due_at = $3,
     status = CASE WHEN m.status = 'SCHEDULED' THEN 'QUEUED' ELSE m.status END,
     updated_at = $1
 FROM due
@@ -92,6 +92,12 @@ SET provider_sid = coalesce(t.provider_sid, o.provider_sid),
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[])
     AS o(attempt_id, provider_sid, status, error_code, error_message)
 WHERE t.id = o.attempt_id;
+
+-- name: close_lost_attempt
+-- A SUBMITTING attempt the provider turns out never to have received: closed as failed. Only
+-- the attempt: its message is claimed by the caller, which sends it again now.
+UPDATE attempts SET status = 'FAILED', error_code = $2, error_message = $3, updated_at = $4
+WHERE id = $1 AND status = 'SUBMITTING';
 
 -- name: record_message_outcomes
 -- Messages end FAILED on a permanent failure, are due again at next_due after a transient one,

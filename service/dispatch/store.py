@@ -93,9 +93,8 @@ async def claim_due(
     now: datetime,
     lease_until: datetime,
     limit: int,
-    operation_id: uuid.UUID | None = None,
 ) -> list[ClaimedMessage]:
-    rows = await conn.fetch(Q.claim_due, now, operation_id, limit, lease_until, sender_key)
+    rows = await conn.fetch(Q.claim_due, now, limit, lease_until, sender_key)
     return [ClaimedMessage(**dict(row)) for row in rows]
 
 
@@ -224,3 +223,13 @@ async def remember_conversation(
         Q.remember_conversation, proxy_address, recipient_address, conversation_sid, now
     )
     return sid
+
+
+async def close_lost_attempt(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    attempt_id: uuid.UUID,
+    code: int,
+    message: str,
+    now: datetime,
+) -> None:
+    await conn.execute(Q.close_lost_attempt, attempt_id, code, message, now)

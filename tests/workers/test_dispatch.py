@@ -11,14 +11,22 @@ from typing import Any
 import asyncpg
 import httpx
 import msgspec
+import pytest
 
 from schemas.messages import SendMessagesRequest
 from service.messages import logic
+from service.settings import Settings
 from tests.conftest import Tenant, TestClock
 from workers.channels.sms import MessagesApiChannel
 from workers.dispatch import Dispatcher
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def pool(isolated: tuple[asyncpg.Pool, Settings]) -> asyncpg.Pool:
+    """A database of these tests' own: a run drains every due message of its senders."""
+    return isolated[0]
 
 
 def request(n: int = 1, **extra: Any) -> SendMessagesRequest:
