@@ -40,6 +40,8 @@ DEV_ROOT = ROOT / ".devdata" / "test"
 class TestClock:
     """Real time unless a test pins it."""
 
+    __test__ = False  # a helper, not a test class
+
     pinned: datetime | None = None
 
     def __call__(self) -> datetime:

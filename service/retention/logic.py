@@ -15,6 +15,8 @@ from service.idempotency.logic import KEEP_FOR
 from service.retention import store
 
 OPERATIONS_PER_BATCH = 20
+# A receipt that arrives before its sid is recorded waits at most this long for it.
+EARLY_RECEIPTS_KEPT = timedelta(days=1)
 
 
 async def purge(
@@ -30,4 +32,5 @@ async def purge(
         async with pool.acquire() as conn, conn.transaction():
             deleted += await store.delete_operations(conn, ids)
     await idempotency_store.purge_expired(pool, now - KEEP_FOR, 10_000)
+    await store.purge_early_receipts(pool, now - EARLY_RECEIPTS_KEPT)
     return deleted

@@ -10,3 +10,7 @@ DELETE FROM messages WHERE operation_id = ANY($1::uuid[]);
 
 -- name: delete_operations
 DELETE FROM operations WHERE id = ANY($1::uuid[]);
+
+-- name: purge_early_receipts
+-- Receipts whose sid no attempt ever took (a provider's own sends, or sids of purged rows).
+DELETE FROM early_receipts WHERE received_at < $1;

@@ -25,3 +25,7 @@ async def delete_operations(conn: asyncpg.Connection, operation_ids: list[uuid.U
     deleted = await conn.execute(Q.delete_messages, operation_ids)
     await conn.execute(Q.delete_operations, operation_ids)
     return int(deleted.split()[-1])
+
+
+async def purge_early_receipts(conn: asyncpg.Pool | asyncpg.Connection, before: datetime) -> None:
+    await conn.execute(Q.purge_early_receipts, before)

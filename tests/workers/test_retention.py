@@ -69,3 +69,19 @@ async def test_each_call_is_bounded(isolated: tuple[asyncpg.Pool, Settings]) -> 
     assert first == retention.OPERATIONS_PER_BATCH * 3
     rest = await retention.purge(pool, now=NOW, retention_days=7)
     assert first + rest == 150
+
+
+async def test_unclaimed_early_receipts_are_dropped_after_a_day(
+    isolated: tuple[asyncpg.Pool, Settings],
+) -> None:
+    pool, _ = isolated
+    for sid, age in (("IMold", timedelta(days=2)), ("IMnew", timedelta(hours=1))):
+        await pool.execute(
+            "INSERT INTO early_receipts (provider_sid, status, received_at) VALUES ($1, $2, $3)",
+            sid,
+            "DELIVERED",
+            NOW - age,
+        )
+    await retention.purge(pool, now=NOW, retention_days=7)
+    kept = await pool.fetch("SELECT provider_sid FROM early_receipts")
+    assert [r["provider_sid"] for r in kept] == ["IMnew"]
