@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -104,6 +105,10 @@ async def drive(api: str, sandbox: str, auth: tuple[str, str]) -> dict[str, list
 Row = tuple[str, float, int, float, float, int, float, float]
 
 
+def _exit_on_signal(signum: int, _: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @contextlib.contextmanager
 def running_stack(
     workers: int, database: str, *, callback_delay_ms: str = "0"
@@ -111,6 +116,8 @@ def running_stack(
     """The whole stack as processes on fresh ports and a fresh database; yields
     (API URL, sandbox URL, (account sid, auth token)) and stops everything afterwards."""
     stack = Stack(DEV_ROOT)
+    # A benchmark stopped with SIGTERM (e.g. by `timeout`) still stops what it started.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         pg = devstack.start_postgres(DEV_ROOT)
         redis = devstack.start_redis(DEV_ROOT)
