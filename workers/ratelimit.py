@@ -17,9 +17,9 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
-# Sends are spaced this much wider than the rate: jitter of up to ~80 ms between our send and
+# Sends are spaced this much wider than the rate: jitter of up to ~50 ms between our send and
 # the provider's receipt (a busy machine) cannot put an extra send into a one-second window.
-SPACING_MARGIN = 1.08
+SPACING_MARGIN = 1.05
 # A worker that asks a little late (its sleep overran) keeps its slot instead of losing the
 # time: at most this much lateness (and never more than half a slot) is caught up.
 CATCH_UP_MS = 5.0
