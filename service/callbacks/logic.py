@@ -32,10 +32,7 @@ async def apply_status_callback(
     provider_sid = form.get("MessageSid") or form.get("SmsSid")
     if attempt_id is None and not provider_sid:
         return None
-    error_code = _parse_int(form.get("ErrorCode"))
-    error_message = form.get("ErrorMessage") or (
-        _RECEIPT_ERRORS.get(error_code, "Delivery failed") if error_code else None
-    )
+    error_code, error_message = _receipt_error(form)
     return await apply_receipt(
         pool,
         attempt_id=attempt_id,
@@ -60,16 +57,14 @@ async def apply_conversations_event(
     provider_sid = form.get("MessageSid")
     if status is None or not provider_sid:
         return None
-    error_code = _parse_int(form.get("ErrorCode"))
-    if error_code == 0:
-        error_code = None
+    error_code, error_message = _receipt_error(form)
     return await apply_receipt(
         pool,
         attempt_id=None,
         provider_sid=provider_sid,
         status=status,
         error_code=error_code,
-        error_message=_RECEIPT_ERRORS.get(error_code, "Delivery failed") if error_code else None,
+        error_message=error_message,
         now=now,
     )
 
@@ -118,6 +113,14 @@ async def apply_early_receipts(pool: asyncpg.Pool, provider_sids: list[str], now
             error_message=receipt.error_message,
             now=now,
         )
+
+
+def _receipt_error(form: dict[str, str]) -> tuple[int | None, str | None]:
+    """The error a receipt reports (ErrorCode 0 or absent: none), with a message for it."""
+    code = _parse_int(form.get("ErrorCode")) or None
+    if code is None:
+        return None, None
+    return code, form.get("ErrorMessage") or _RECEIPT_ERRORS.get(code, "Delivery failed")
 
 
 def _parse_uuid(text: str | None) -> uuid.UUID | None:
