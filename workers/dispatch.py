@@ -31,15 +31,13 @@ from service.messages.segments import message_segments
 from service.senders import rates as sender_rates
 from workers import retry
 from workers.channels.base import Channel, SendRequest, SendResult
-from workers.ratelimit import RateLimiter, SenderLeases
+from workers.ratelimit import RateLimiter, Send, SenderLeases, SendWindow
 
 log = structlog.get_logger(__name__)
 
 CODE_EXPIRED = 30036
 CODE_TOO_LONG = 21617
 CODE_LOST = 30008
-# A granted send that starts later than this (a busy event loop) delays the sender's next turn.
-LATE_SEND_S = 0.002
 # The event loop cannot sleep for less than about a millisecond (epoll's resolution): a turn
 # closer than that goes now rather than a millisecond late. (At 1,000 msg/s and above the
 # turns are that close; a window of one second still holds only its reserved turns.)
@@ -58,30 +56,11 @@ class _Planned:
 
 
 @dataclass
-class _Pacing:
-    """How far late sends have pushed a sender's later turns back (seconds), for one drain."""
-
-    shift: float = 0.0
-    pushes: set[asyncio.Task[None]] = field(default_factory=set)
-
-
-@dataclass(frozen=True)
-class _Turn:
-    """A send's reserved time, and the drain's shift when that time was reserved."""
-
-    sender_key: str
-    at: float
-    shift_at_reserve: float
-    pacing: _Pacing
-
-
-@dataclass
 class _Batch:
     operation_ids: list[uuid.UUID]
     claimed: int = 0
     # When each message of to_send may go (time.monotonic()), once reserved.
     turns: list[float] = field(default_factory=list)
-    shift_at_reserve: float = 0.0
     outcomes: list[Outcome] = field(default_factory=list)
     to_send: list[_Planned] = field(default_factory=list)
 
@@ -143,7 +122,7 @@ class Dispatcher:
         if self.limiter is not None:
             budget = max(1, min(self.batch_size, int(rate * self.horizon_s)))
         renewed_at = time.monotonic()
-        pacing = _Pacing()
+        window: SendWindow | None = None
 
         async def claim_next() -> _Batch | None:
             now = self.clock()
@@ -163,12 +142,13 @@ class Dispatcher:
                 costs = [item.attempt.segments or 1 for item in batch.to_send]
                 delays = await self.limiter.reserve(sender_key, rate, costs)
                 batch.turns = [time.monotonic() + delay for delay in delays]
-                # These turns already include every push-back made so far.
-                batch.shift_at_reserve = pacing.shift
             return batch
 
-        upcoming = asyncio.create_task(claim_next())
+        upcoming: asyncio.Task[_Batch | None] | None = None
         try:
+            if self.limiter is not None:
+                window = await self.limiter.take_over(sender_key, rate)
+            upcoming = asyncio.create_task(claim_next())
             while True:
                 batch = await upcoming
                 if batch is None:
@@ -180,7 +160,7 @@ class Dispatcher:
                 if self.leases is not None and time.monotonic() - renewed_at > 2.0:
                     await self.leases.renew(sender_key)
                     renewed_at = time.monotonic()
-                calls = await self._pace(batch, sender_key, pacing)
+                calls = await self._pace(batch, window)
                 finishing.append(asyncio.create_task(self._finish_batch(batch, calls)))
             for failure in await asyncio.gather(*finishing, return_exceptions=True):
                 if isinstance(failure, BaseException):
@@ -188,58 +168,42 @@ class Dispatcher:
                     # attempts left SUBMITTING are checked with the provider first.
                     log.error("recording a send batch failed", exc_info=failure)
         finally:
-            upcoming.cancel()  # claimed messages it held stay leased and come back later
+            if upcoming is not None:
+                upcoming.cancel()  # claimed messages it held stay leased and come back later
             self._draining.discard(sender_key)
+            if self.limiter is not None and window is not None:
+                await self.limiter.hand_over(sender_key, window)
             if self.leases is not None:
                 await self.leases.release(sender_key)
         return handled
 
     async def _pace(
-        self, batch: _Batch, sender_key: str, pacing: _Pacing
+        self, batch: _Batch, window: SendWindow | None
     ) -> list[asyncio.Task[SendResult]]:
-        """Start the batch's provider calls, each at its reserved turn in the sender's rate.
-
-        A call that leaves late (a busy event loop) moves every later turn back by as much,
-        here and in the shared limiter, so the spacing holds between sends as they really
-        leave.
-        """
-        if self.limiter is None or not batch.turns:
+        """Start the batch's provider calls, each at its reserved turn in the sender's rate
+        and no sooner than the sender's window allows (see workers.ratelimit)."""
+        if window is None or not batch.turns:
             return [asyncio.create_task(self._call(item)) for item in batch.to_send]
         calls = []
         for item, turn in zip(batch.to_send, batch.turns, strict=True):
-            wait = turn + pacing.shift - batch.shift_at_reserve - time.monotonic()
-            if wait > SLEEP_GRANULARITY_S:
-                await asyncio.sleep(wait)
-            calls.append(
-                asyncio.create_task(
-                    self._call(item, _Turn(sender_key, turn, batch.shift_at_reserve, pacing))
-                )
-            )
+            cost = item.attempt.segments or 1
+            allowed = await window.earliest(cost)
+            now = time.monotonic()
+            # A turn may be rounded to now; the window's time never is.
+            if allowed > now or turn - now > SLEEP_GRANULARITY_S:
+                await asyncio.sleep(max(turn, allowed) - now)
+            calls.append(asyncio.create_task(self._call(item, window.started(cost))))
         return calls
 
-    async def _call(self, item: _Planned, turn: _Turn | None = None) -> SendResult:
+    async def _call(self, item: _Planned, send: Send | None = None) -> SendResult:
         if self._http_slots is None:
             self._http_slots = asyncio.Semaphore(self.concurrency)
-        async with self._http_slots:
-            if turn is not None and self.limiter is not None:
-                self._keep_spacing(turn)
-            return await self.channels[item.attempt.channel].send(item.request)
-
-    def _keep_spacing(self, turn: _Turn) -> None:
-        """Move the sender's later turns back by how late this send leaves, if it is late.
-
-        The largest lag counts once (not the sum of the lags of sends one hiccup delayed
-        together); the shared limiter learns it too, so later reservations start after it.
-        """
-        assert self.limiter is not None
-        pacing = turn.pacing
-        lag = time.monotonic() - turn.at
-        already = pacing.shift - turn.shift_at_reserve
-        if lag > already + LATE_SEND_S:
-            pacing.shift += lag - already
-            task = asyncio.create_task(self.limiter.push_back(turn.sender_key, lag - already))
-            pacing.pushes.add(task)
-            task.add_done_callback(pacing.pushes.discard)
+        try:
+            async with self._http_slots:
+                return await self.channels[item.attempt.channel].send(item.request)
+        finally:
+            if send is not None:
+                send.finish(time.monotonic())
 
     async def _prepare_batch(self, claimed: list[ClaimedMessage]) -> _Batch:
         now = self.clock()

@@ -1,13 +1,15 @@
-"""The shared per-sender limiter: several workers together never exceed a sender's rate."""
+"""The per-sender limiter: several workers together never exceed a sender's rate, and no
+second as the provider counts it holds more than the rate, whatever the delays in between."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 
 from redis.asyncio import Redis
 
-from workers.ratelimit import SPACING_MARGIN, RateLimiter, SenderLeases
+from workers.ratelimit import RateLimiter, SenderLeases, SendWindow
 
 
 async def test_reservations_from_many_workers_never_crowd(redis: Redis) -> None:
@@ -17,7 +19,7 @@ async def test_reservations_from_many_workers_never_crowd(redis: Redis) -> None:
     slots = sorted(slot for _, batch in await asyncio.gather(*calls) for slot in batch)
     assert len(slots) == 300
     gaps = [b - a for a, b in itertools.pairwise(slots)]
-    assert min(gaps) >= SPACING_MARGIN / rate - 1e-6
+    assert min(gaps) >= 1 / rate - 1e-6
     for i, start in enumerate(slots):  # no one-second window holds more than the rate
         assert sum(1 for s in slots[i:] if s < start + 1.0) <= rate
 
@@ -25,15 +27,7 @@ async def test_reservations_from_many_workers_never_crowd(redis: Redis) -> None:
 async def test_cost_is_in_segments(redis: Redis) -> None:
     _, slots = await RateLimiter(redis).reserve_slots("SMS:+15017122662", 10.0, [3, 1, 2])
     gaps = [round(b - a, 6) for a, b in itertools.pairwise(slots)]
-    assert gaps == [round(3 * SPACING_MARGIN / 10, 6), round(SPACING_MARGIN / 10, 6)]
-
-
-async def test_a_late_send_pushes_the_next_turns_back(redis: Redis) -> None:
-    limiter = RateLimiter(redis)
-    _, first = await limiter.reserve_slots("SMS:+15017122663", 1.0, [1])
-    await limiter.push_back("SMS:+15017122663", 0.5)
-    _, second = await limiter.reserve_slots("SMS:+15017122663", 1.0, [1])
-    assert round(second[0] - first[0], 3) == round(SPACING_MARGIN + 0.5, 3)
+    assert gaps == [0.3, 0.1]
 
 
 async def test_senders_do_not_share_a_budget(redis: Redis) -> None:
@@ -52,3 +46,85 @@ async def test_one_pacer_per_sender(redis: Redis) -> None:
     assert not await second.acquire("SMS:+15017122664")
     await first.release("SMS:+15017122664")
     assert await second.acquire("SMS:+15017122664")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def _most_in_a_second(received: list[tuple[float, int]]) -> int:
+    received = sorted(received)
+    return max(
+        sum(cost for at, cost in received[i:] if at < start + 1.0)
+        for i, (start, _) in enumerate(received)
+    )
+
+
+async def _simulate(
+    rate: float, latencies: list[float], costs: list[int], rng: random.Random, window: bool
+) -> tuple[list[tuple[float, int]], float]:
+    """Sends paced at the rate's turns (and by the window when asked), each taking its latency
+    to be answered and stamped by the provider at any moment in between; returns the
+    provider's (stamp, cost) list and when the last send started."""
+    clock = _Clock()
+    pacer = SendWindow(rate, clock)
+    turn, received = clock.t, []
+    for latency, cost in zip(latencies, costs, strict=True):
+        allowed = await pacer.earliest(cost) if window else turn
+        clock.t = max(clock.t, turn, allowed)
+        send = pacer.started(cost)
+        send.finish(clock.t + latency)
+        received.append((rng.uniform(clock.t, clock.t + latency), cost))
+        turn = clock.t + cost / rate
+    return received, clock.t
+
+
+async def test_no_provider_second_holds_more_than_the_rate_whatever_the_delays() -> None:
+    rng = random.Random(5)
+    for rate in (1.0, 10.0, 50.0):
+        count = int(rate * 20)
+        latencies = [rng.choice([0.001, 0.002, 0.004, 0.05, 0.3]) for _ in range(count)]
+        costs = [rng.choice([1, 1, 1, 2, 3]) if rate > 1 else 1 for _ in range(count)]
+        received, _ = await _simulate(rate, latencies, costs, random.Random(1), window=True)
+        assert _most_in_a_second(received) <= rate
+        # The same delays with even spacing alone crowd some second: the window is what holds.
+        crowded, _ = await _simulate(rate, latencies, costs, random.Random(1), window=False)
+        assert _most_in_a_second(crowded) > rate
+
+
+async def test_the_window_costs_one_round_trip_per_second() -> None:
+    rate, rtt = 100.0, 0.002
+    _, last = await _simulate(rate, [rtt] * 1000, [1] * 1000, random.Random(2), window=True)
+    achieved = 999 / (last - 1000.0)
+    assert rate / (1 + 2 * rtt) < achieved <= rate
+
+
+async def test_a_send_waits_for_the_answer_it_depends_on() -> None:
+    clock = _Clock()
+    pacer = SendWindow(2.0, clock)
+    first = pacer.started(1)
+    pacer.started(1).finish(clock.t)
+    waiting = asyncio.create_task(pacer.earliest(1))
+    await asyncio.sleep(0)
+    assert not waiting.done()  # a third send needs the first one's answer
+    first.finish(clock.t + 0.25)
+    assert await waiting == clock.t + 1.25
+
+
+async def test_a_new_pacer_respects_what_the_last_one_sent(redis: Redis) -> None:
+    limiter = RateLimiter(redis)
+    now = asyncio.get_running_loop().time  # monotonic, like the pacers' clocks
+    old = SendWindow(2.0, now)
+    answered = now()
+    for _ in range(2):
+        old.started(1).finish(answered)
+    await limiter.hand_over("SMS:+15017122665", old)
+    new = await limiter.take_over("SMS:+15017122665", 2.0, now)
+    # Both answers count, no earlier than they really came: one more send waits a second.
+    assert await new.earliest(1) >= answered + 1.0
+    other = await limiter.take_over("SMS:+15017122666", 2.0)
+    assert await other.earliest(2) == float("-inf")
