@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Server
+from litestar.plugins.prometheus import PrometheusConfig
 
 from schemas.errors import ErrorBody, ErrorItem
 from service import db, logs, queue
@@ -33,6 +34,7 @@ from service.errors import (
 )
 from service.health.routes import healthz, readyz
 from service.messages.routes import MessagesController
+from service.metrics.routes import metrics
 from service.operations.routes import OperationsController
 from service.senders.routes import SenderPoolsController, SendersController
 from service.settings import Settings
@@ -204,6 +206,18 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             CallbacksController,
             healthz,
             readyz,
+            metrics,
+        ],
+        # Requests by route template (not raw path: ids would make a series each); paths no
+        # route matches (scanners, typos) are left out for the same reason.
+        middleware=[
+            PrometheusConfig(
+                app_name="comms",
+                prefix="comms",
+                group_path=True,
+                exclude_unhandled_paths=True,
+                exclude=["^/metrics$"],
+            ).middleware
         ],
         dependencies={"comms": Provide(provide_state, sync_to_thread=False)},
         exception_handlers=exception_handlers,

@@ -28,6 +28,7 @@ from service.dispatch.store import (
 from service.errors import CODE_TEMPLATE_RENDER
 from service.messages import templates
 from service.messages.segments import message_segments
+from service.metrics.counters import ProviderCalls
 from service.senders import rates as sender_rates
 from workers import retry
 from workers.channels.base import Channel, SendRequest, SendResult
@@ -79,6 +80,7 @@ class Dispatcher:
     clock: Clock
     limiter: RateLimiter | None = None
     leases: SenderLeases | None = None
+    provider_calls: ProviderCalls | None = None
     unregistered_mps: float | None = None
     horizon_s: float = 2.0
     batch_size: int = 500
@@ -198,12 +200,21 @@ class Dispatcher:
     async def _call(self, item: _Planned, send: Send | None = None) -> SendResult:
         if self._http_slots is None:
             self._http_slots = asyncio.Semaphore(self.concurrency)
+        channel = item.attempt.channel
+        started = time.monotonic()
+        result: SendResult | None = None
         try:
             async with self._http_slots:
-                return await self.channels[item.attempt.channel].send(item.request)
+                started = time.monotonic()
+                result = await self.channels[channel].send(item.request)
+                return result
         finally:
+            answered = time.monotonic()
             if send is not None:
-                send.finish(time.monotonic())
+                send.finish(answered)
+            if self.provider_calls is not None:
+                outcome = result.verdict if result is not None else "UNKNOWN"
+                self.provider_calls.observe(channel, outcome, answered - started)
 
     async def _prepare_batch(self, claimed: list[ClaimedMessage]) -> _Batch:
         now = self.clock()
@@ -270,6 +281,11 @@ class Dispatcher:
         sids = [o.provider_sid for o in batch.outcomes if o.provider_sid is not None]
         await receipts.apply_early_receipts(self.pool, sids, done)
         await store.complete_operations(self.pool, batch.operation_ids, done)
+        if self.provider_calls is not None:
+            try:
+                await self.provider_calls.flush()
+            except Exception:  # metrics never cost a batch; the counts are lost, not the sends
+                log.warning("could not add provider call counts to Redis", exc_info=True)
 
     def _prepare(
         self,

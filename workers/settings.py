@@ -15,6 +15,7 @@ from httpx_aiohttp import HttpxAiohttpClient
 from schemas.jobs import DispatchOperation
 from service import db, logs, queue
 from service.clock import system_clock
+from service.metrics.counters import ProviderCalls
 from service.retention import logic as retention
 from service.settings import Settings, load_settings
 from workers.channels.base import Channel
@@ -45,6 +46,7 @@ def build_dispatcher(
     clock: Any = system_clock,
     limiter: RateLimiter | None = None,
     leases: SenderLeases | None = None,
+    provider_calls: ProviderCalls | None = None,
 ) -> Dispatcher:
     provider = {
         "base_url": settings.provider_base_url,
@@ -63,6 +65,7 @@ def build_dispatcher(
         clock=clock,
         limiter=limiter,
         leases=leases,
+        provider_calls=provider_calls,
         unregistered_mps=settings.unregistered_sender_mps,
         horizon_s=settings.claim_horizon_s,
         batch_size=settings.send_batch_size,
@@ -86,6 +89,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         ctx.get("clock") or system_clock,
         RateLimiter(ctx["redis"]),
         SenderLeases(ctx["redis"]),
+        ProviderCalls(ctx["redis"]),
     )
 
 
