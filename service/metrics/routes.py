@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 from litestar import Response, get
 from litestar.di import NamedDependency
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from service.metrics import logic
 from service.state import AppState
@@ -26,5 +29,15 @@ from service.state import AppState
 )
 async def metrics(comms: NamedDependency[AppState]) -> Response[bytes]:
     queue = await logic.snapshot(comms.pool, comms.redis, comms.clock())
-    body = generate_latest(REGISTRY) + generate_latest(queue)
+    body = generate_latest(_process_registry()) + generate_latest(queue)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def _process_registry() -> CollectorRegistry:
+    """This process's metrics; with several server processes sharing PROMETHEUS_MULTIPROC_DIR
+    (prometheus_client's multiprocess mode), all of theirs added up."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
