@@ -102,7 +102,9 @@ WHERE id = $1 AND status = 'SUBMITTING';
 -- name: record_message_outcomes
 -- Messages end FAILED on a permanent failure, are due again at next_due after a transient one,
 -- move to their next route (channel fallback) when `advance` is set, and are simply no longer
--- due once handed over.
+-- due once handed over. An outcome is for the route its attempt went out on: when a receipt
+-- has already moved the message on to its next route (a failure reported before the create's
+-- answer was recorded), the outcome changes nothing and the message stays due there.
 UPDATE messages m
 SET due_at = CASE WHEN m.status = 'CANCELED' THEN NULL ELSE o.next_due END,
     sending = m.sending AND (o.next_due IS NULL OR o.status = 'SUBMITTING'),
@@ -120,9 +122,12 @@ SET due_at = CASE WHEN m.status = 'CANCELED' THEN NULL ELSE o.next_due END,
                       ELSE m.sender_key END,
     updated_at = $8
 FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::bool[],
-            $7::bool[])
-    AS o(message_id, status, error_code, error_message, next_due, ends_message, advance)
-WHERE m.id = o.message_id;
+            $7::bool[], $9::uuid[])
+    AS o(message_id, status, error_code, error_message, next_due, ends_message, advance,
+         attempt_id)
+WHERE m.id = o.message_id
+  AND (o.attempt_id IS NULL
+       OR m.route_index = (SELECT a.route_index FROM attempts a WHERE a.id = o.attempt_id));
 
 -- name: complete_operations
 -- Run after the batch's outcomes are committed: the last worker to finish an operation's

@@ -195,6 +195,7 @@ async def record_outcomes(pool: asyncpg.Pool, outcomes: Sequence[Outcome], now: 
             [o.ends_message for o in by_message],
             [o.advance for o in by_message],
             now,
+            [o.attempt_id for o in by_message],
         )
 
 

@@ -268,3 +268,52 @@ async def test_rendered_text_over_the_limit_fails_only_that_message(
         operation_id,
     )
     assert [tuple(r) for r in rows] == [(0, "FAILED", 21617), (1, "QUEUED", None)]
+
+
+async def test_a_failure_receipt_that_beats_the_create_answer_still_falls_back(
+    pool: asyncpg.Pool, tenant: Tenant
+) -> None:
+    """The provider's failed receipt can arrive before the worker records the 201 of the same
+    send. The receipt moves the message to its next route; recording the 201 afterwards must
+    not undo that (the message would stay QUEUED and never be due again)."""
+    from service.callbacks import logic as receipts
+
+    clock = TestClock(T0)
+    operation_id, _ = await logic.accept_send(
+        pool,
+        account_sid=tenant.account_sid,
+        request=request(
+            to=[
+                {
+                    "addresses": [
+                        {"address": "+15558675320", "channel": "PHONE"},
+                        {"address": "+15558675321", "channel": "PHONE"},
+                    ]
+                }
+            ]
+        ),
+        now=T0,
+    )
+    sids: list[str] = []
+
+    async def handler(req: httpx.Request) -> httpx.Response:
+        form = dict(httpx.QueryParams(req.content.decode()))
+        sids.append(new_sid())
+        if len(sids) == 1:  # the undelivered receipt comes in before the answer is recorded
+            attempt_ref = form["StatusCallback"].rpartition("attemptId=")[2]
+            form = {"MessageSid": sids[0], "MessageStatus": "undelivered", "ErrorCode": "30003"}
+            await receipts.apply_status_callback(pool, form, attempt_ref, T0)
+        return created(sids[-1])
+
+    worker = dispatcher(pool, handler, clock)  # type: ignore[arg-type]
+    # The receipt left the message due on its next route, so the same run sends it there.
+    assert await worker.run(operation_id) == 2
+    assert [tuple(a) for a in await attempts_of(pool, operation_id)] == [
+        ("UNDELIVERED", sids[0], 30003),
+        ("QUEUED", sids[1], None),
+    ]
+    final = await pool.fetchrow(
+        "SELECT status, due_at, route_index, address FROM messages WHERE operation_id = $1",
+        operation_id,
+    )
+    assert tuple(final) == ("QUEUED", None, 1, "+15558675321")
