@@ -110,14 +110,18 @@ class Lifecycles:
         pool_sender: str | None,
         report: Callable[[MessageRecord], Awaitable[None]] | None = None,
     ) -> None:
-        """Walk the steps; after each one, `report` it (default: the status callback)."""
+        """Walk the steps; after each one that changes the status, `report` it (default: the
+        status callback). As on Twilio, the status a message is created with is not reported:
+        the create's answer carries it."""
         loop = asyncio.get_running_loop()
         for step in steps:
             pause = step.at - loop.time()
             if pause > 0:
                 await asyncio.sleep(pause)
+            changed = step.status != record.status
             self.apply(record, step, pool_sender)
-            await (report or self.post_status_callback)(record)
+            if changed:
+                await (report or self.post_status_callback)(record)
 
     async def post_status_callback(self, record: MessageRecord) -> None:
         if record.status_callback:
