@@ -84,9 +84,10 @@ async def _suppress(
     address: str,
     source: str,
     now: datetime,
-) -> set[uuid.UUID]:
-    """Suppress and cancel what waits for the address; the operations whose messages moved."""
-    await store.insert_suppressions(
+) -> tuple[list[store.SuppressionRow], set[uuid.UUID]]:
+    """Suppress and cancel what waits for the address: the accounts' entries, and the
+    operations whose messages were canceled."""
+    rows = await store.insert_suppressions(
         conn,
         account_sids=account_sids,
         address=address,
@@ -94,7 +95,7 @@ async def _suppress(
         source=source,
         now=now,
     )
-    return await store.cancel_waiting_to(conn, account_sids, address, now)
+    return rows, await store.cancel_waiting_to(conn, account_sids, address, now)
 
 
 async def _complete(pool: asyncpg.Pool, operation_ids: set[uuid.UUID], now: datetime) -> None:
@@ -134,7 +135,7 @@ async def apply_inbound(
             accounts = await store.accounts_of_sender(conn, sender_address, handset, channels)
             operations: set[uuid.UUID] = set()
             if accounts and keyword == "OPT_OUT":
-                operations = await _suppress(conn, accounts, handset, "INBOUND", now)
+                _, operations = await _suppress(conn, accounts, handset, "INBOUND", now)
             elif accounts:
                 await store.delete_suppressions(conn, accounts, handset)
         return InboundApplied(keyword, handset, accounts, sorted(operations))
@@ -158,16 +159,13 @@ async def create_suppression(
             [Problem(CODE_INVALID_TO, "Invalid phone number: expected E.164", "$.address")]
         )
 
-    async def create() -> tuple[store.SuppressionRow, set[uuid.UUID]]:
+    async def create() -> tuple[list[store.SuppressionRow], set[uuid.UUID]]:
         async with pool.acquire() as conn, conn.transaction():
-            operations = await _suppress(conn, [account_sid], address, "API", now)
-            row = await store.get_suppression(conn, account_sid, address)
-        assert row is not None
-        return row, operations
+            return await _suppress(conn, [account_sid], address, "API", now)
 
-    row, operations = await db.retry_deadlocks(create)
+    rows, operations = await db.retry_deadlocks(create)
     await _complete(pool, operations, now)
-    return present(row)
+    return present(rows[0])
 
 
 async def list_suppressions(

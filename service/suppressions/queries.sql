@@ -1,14 +1,19 @@
 -- name: insert_suppressions
 -- One row per account; an account that has the address already keeps its row (and its source
--- and date): suppressing twice is harmless.
-INSERT INTO suppressions (account_sid, address, id, source, created_at)
-SELECT a.account_sid, $2, a.id, $4, $5
-FROM unnest($1::text[], $3::uuid[]) AS a(account_sid, id)
-ON CONFLICT ON CONSTRAINT suppressions_pkey DO NOTHING;
-
--- name: get_suppression
+-- and date): suppressing twice is harmless. Returns each account's row, new or kept, from one
+-- statement (the second SELECT reads the statement's snapshot, so it sees the kept rows and
+-- not the inserted ones), so no concurrent DELETE can slip between insert and read.
+WITH inserted AS (
+    INSERT INTO suppressions (account_sid, address, id, source, created_at)
+    SELECT a.account_sid, $2, a.id, $4, $5
+    FROM unnest($1::text[], $3::uuid[]) AS a(account_sid, id)
+    ON CONFLICT ON CONSTRAINT suppressions_pkey DO NOTHING
+    RETURNING address, source, id, created_at
+)
+SELECT address, source, id, created_at FROM inserted
+UNION ALL
 SELECT address, source, id, created_at FROM suppressions
-WHERE account_sid = $1 AND address = $2;
+WHERE account_sid = ANY($1::text[]) AND address = $2;
 
 -- name: delete_suppressions
 DELETE FROM suppressions WHERE account_sid = ANY($1::text[]) AND address = $2

@@ -28,6 +28,7 @@ AddressPath = Annotated[
     PathParameter(
         description="The suppressed E.164 number (URL-encode the `+` as %2B if your client "
         "turns `+` into a space).",
+        schema_extra={"examples": ["+15558675310"]},
     ),
 ]
 AddressFilter = Annotated[

@@ -32,16 +32,13 @@ async def insert_suppressions(
     ids: Sequence[uuid.UUID],
     source: str,
     now: datetime,
-) -> None:
-    """Suppress the address for each account; an account that has it already keeps its row."""
-    await conn.execute(Q.insert_suppressions, list(account_sids), address, list(ids), source, now)
-
-
-async def get_suppression(
-    conn: Connection, account_sid: str, address: str
-) -> SuppressionRow | None:
-    row = await conn.fetchrow(Q.get_suppression, account_sid, address)
-    return SuppressionRow(**dict(row)) if row else None
+) -> list[SuppressionRow]:
+    """Suppress the address for each account (one that has it already keeps its row); the
+    accounts' rows."""
+    rows = await conn.fetch(
+        Q.insert_suppressions, list(account_sids), address, list(ids), source, now
+    )
+    return [SuppressionRow(**dict(row)) for row in rows]
 
 
 async def delete_suppressions(

@@ -38,7 +38,8 @@ async def handset_says(
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     webhook = result["webhook"]
-    assert webhook["delivered"] and webhook["status_code"] == 200, webhook
+    assert webhook["delivered"], webhook
+    assert webhook["status_code"] == 200, webhook
     return result
 
 
