@@ -57,7 +57,8 @@ async def preview_send(
     queues: dict[str, list[_Queued]] = defaultdict(list)
     for row in rows:
         route = _first_reachable(row, suppressed)
-        recipient = _preview_recipient(plan, row, route, suppressed)
+        opted_out = route is not None and route["to"] in suppressed
+        recipient = _preview_recipient(plan, row, route, opted_out)
         recipients.append(recipient)
         if recipient.status != "FAILED" and route is not None:
             due = row["scheduled_for"] or now
@@ -90,13 +91,12 @@ def _first_reachable(row: dict[str, Any], suppressed: set[str]) -> dict[str, str
 
 
 def _preview_recipient(
-    plan: SendPlan, row: dict[str, Any], route: dict[str, str] | None, suppressed: set[str]
+    plan: SendPlan, row: dict[str, Any], route: dict[str, str] | None, opted_out: bool
 ) -> wire.DryRunRecipient:
     status: str = row["status"]
     error: tuple[int, str] | None = None
     if status == "FAILED":
         error = (int(row["error_code"]), str(row["error_message"]))
-    opted_out = route is not None and route["to"] in suppressed
     if opted_out and error is None:
         status, error = "FAILED", (CODE_OPTED_OUT, OPTED_OUT_MESSAGE)
 
