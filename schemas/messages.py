@@ -281,16 +281,18 @@ class DryRunRecipient(msgspec.Struct, rename="camel", kw_only=True):
     suppressed: Annotated[
         bool,
         msgspec.Meta(
-            description="Whether the recipient opted out of this sender (suppression list). "
-            "This deployment has no suppression list yet: always false."
+            description="Whether the message would fail with 21610 because the recipient "
+            "opted out of this account's messages (suppression list; an opted-out address "
+            "with another address to fall back on is not suppressed: `to` is that one)."
         ),
     ]
     error: Annotated[
         ErrorDetail | None,
         msgspec.Meta(
-            description="Why the message would fail without a provider call (21617 rendered "
-            "text over 1,600 characters, 30001 sender queue overflow, 90004 template failed "
-            "for these variables, 90020 no sender reaches the recipient), or null."
+            description="Why the message would fail without a provider call (21610 the "
+            "recipient opted out, 21617 rendered text over 1,600 characters, 30001 sender "
+            "queue overflow, 90004 template failed for these variables, 90020 no sender "
+            "reaches the recipient), or null."
         ),
     ] = None
 
@@ -322,7 +324,13 @@ class DryRunResult(msgspec.Struct, rename="camel"):
     queued: int
     scheduled: int
     failed: Annotated[int, msgspec.Meta(description="Messages that would fail at once.")]
-    suppressed: Annotated[int, msgspec.Meta(description="Always 0 (no suppression list yet).")]
+    suppressed: Annotated[
+        int,
+        msgspec.Meta(
+            description="Messages that would fail with 21610: the recipient opted out "
+            "(counted in `failed` too)."
+        ),
+    ]
     segments: Annotated[int, msgspec.Meta(description="Segments of the messages to be sent.")]
     estimated_completion_at: Annotated[
         str | None,

@@ -39,6 +39,7 @@ from service.operations.routes import OperationsController
 from service.senders.routes import SenderPoolsController, SendersController
 from service.settings import Settings
 from service.state import AppState
+from service.suppressions.routes import InboundMessagesController, SuppressionsController
 from service.text_guard import refuse_nul_characters
 
 log = structlog.get_logger(__name__)
@@ -48,6 +49,7 @@ API_CONTROLLERS = [
     OperationsController,
     SendersController,
     SenderPoolsController,
+    SuppressionsController,
 ]
 
 
@@ -204,6 +206,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             api_router("/v1", include_in_schema=True),
             api_router("/preview", include_in_schema=False),
             CallbacksController,
+            InboundMessagesController,
             healthz,
             readyz,
             metrics,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
 
+T = TypeVar("T")
+
 _encoder = msgspec.json.Encoder()
+DEADLOCK_TRIES = 3
 
 
 def _encode_jsonb(value: Any) -> bytes:
@@ -45,3 +49,18 @@ async def plan_with_values(conn: asyncpg.Connection) -> None:
     prepared statement may switch to after five calls) cannot fold them and would scan.
     """
     await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+async def retry_deadlocks(transaction: Callable[[], Awaitable[T]]) -> T:
+    """Run a transaction, again when PostgreSQL broke a deadlock by rolling it back.
+
+    For transactions that lock many message rows while a worker's batch update may lock some
+    of them in another order: the rolled-back try changed nothing, so trying again is safe.
+    """
+    for attempt in range(DEADLOCK_TRIES):
+        try:
+            return await transaction()
+        except asyncpg.DeadlockDetectedError:
+            if attempt + 1 == DEADLOCK_TRIES:
+                raise
+    raise AssertionError("unreachable")

@@ -143,8 +143,10 @@ def _run(stack: Stack, env: dict[str, str], stop_request: StopRequest) -> int:
     env["SANDBOX_HOST"] = "127.0.0.1"
     env["SANDBOX_PORT"] = str(sandbox_port)
     env.setdefault("SANDBOX_CALLBACK_DELAY_MS", str(DEFAULT_SANDBOX_CALLBACK_DELAY_MS))
-    # Conversations webhooks are configured on the provider, not per request.
+    # Conversations and incoming-message webhooks are configured on the provider, not per
+    # request.
     env.setdefault("SANDBOX_CONVERSATIONS_WEBHOOK_URL", f"{api_url}/callbacks/twilio/conversations")
+    env.setdefault("SANDBOX_INBOUND_WEBHOOK_URL", f"{api_url}/callbacks/twilio/messages/inbound")
     settings = load_settings(env)
     for port, variable in ((api_port, "API_PORT"), (sandbox_port, "SANDBOX_PORT")):
         if _port_in_use(port):

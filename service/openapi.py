@@ -21,6 +21,7 @@ _TWILIO_CODES = {
     21602: "Message body is required",
     21603: "'From' is required",
     21604: "'To' is required",
+    21610: "The recipient opted out (suppression list)",
     21617: "Message body exceeds 1,600 characters",
     21623: "Too many media items",
     30409: "Nothing left to cancel",

@@ -163,9 +163,13 @@ def sandbox_settings(api_port: int) -> SandboxSettings:
         {
             "SANDBOX_CALLBACK_DELAY_MS": "0",
             "SANDBOX_DEFAULT_MPS": "0",
-            # Conversations webhooks are configured on the provider, not per request.
+            # Conversations and incoming-message webhooks are configured on the provider, not
+            # per request.
             "SANDBOX_CONVERSATIONS_WEBHOOK_URL": (
                 f"http://127.0.0.1:{api_port}/callbacks/twilio/conversations"
+            ),
+            "SANDBOX_INBOUND_WEBHOOK_URL": (
+                f"http://127.0.0.1:{api_port}/callbacks/twilio/messages/inbound"
             ),
         }
     )

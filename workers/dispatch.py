@@ -30,6 +30,8 @@ from service.messages import templates
 from service.messages.segments import message_segments
 from service.metrics.counters import ProviderCalls
 from service.senders import rates as sender_rates
+from service.suppressions import logic as suppressions
+from service.suppressions import store as suppression_store
 from workers import retry
 from workers.channels.base import Channel, SendRequest, SendResult
 from workers.ratelimit import RateLimiter, Send, SenderLeases, SendWindow
@@ -225,6 +227,14 @@ class Dispatcher:
         for earlier in await store.earlier_attempts(self.pool, [m.id for m in claimed]):
             history[earlier.message_id].append(earlier)
 
+        # One query for the whole batch: a STOP that came after the accept is honoured here;
+        # one that comes after this check cancels the message before mark_sending, or finds
+        # it `sending` and leaves it to the provider (see suppressions' cancel_waiting_to).
+        suppressed = await suppression_store.suppressed_pairs(
+            self.pool,
+            [(m.account_sid, current_route(m, operations[m.operation_id])["to"]) for m in claimed],
+        )
+
         batch = _Batch(operation_ids=operation_ids, claimed=len(claimed))
         planned: list[_Planned] = []
         rendered: list[tuple[uuid.UUID, dict[str, object], dict[str, str] | None]] = []
@@ -233,6 +243,14 @@ class Dispatcher:
             settled = await self._settle_earlier(message, operation, history[message.id], now)
             if settled is not None:
                 batch.outcomes.append(settled)
+                continue
+            to = current_route(message, operation)["to"]
+            if (message.account_sid, to) in suppressed:
+                batch.outcomes.append(
+                    _refused(
+                        message, suppressions.CODE_OPTED_OUT, suppressions.OPTED_OUT_MESSAGE, now
+                    )
+                )
                 continue
             expires = (message.scheduled_for or message.created_at) + timedelta(
                 seconds=operation.validity_period
@@ -379,28 +397,13 @@ class Dispatcher:
                 message.id, attempt.id, result.provider_sid, result.status, None, None, None, False
             )
         if result.verdict == "PERMANENT":
-            if message.routes and message.route_index + 1 < len(message.routes):
-                # Another channel can still reach the recipient: fall back to it now.
-                return Outcome(
-                    message.id,
-                    attempt.id,
-                    result.provider_sid,
-                    "FAILED",
-                    result.error_code,
-                    result.error_message,
-                    now,
-                    False,
-                    advance=True,
-                )
-            return Outcome(
-                message.id,
-                attempt.id,
-                result.provider_sid,
-                "FAILED",
+            return _refused(
+                message,
                 result.error_code,
                 result.error_message,
-                None,
-                True,
+                now,
+                attempt_id=attempt.id,
+                provider_sid=result.provider_sid,
             )
         next_due = retry.next_try_at(now, failures, result.retry_after_s, self.rng)
         if result.verdict == "UNKNOWN":
@@ -440,6 +443,24 @@ def _render(
     if any(templates.is_template(value) for value in operation.tags.values()):
         tags = {k: templates.render(v, message.variables) for k, v in operation.tags.items()}
     return content, tags
+
+
+def _refused(
+    message: ClaimedMessage,
+    code: int | None,
+    text: str | None,
+    now: datetime,
+    *,
+    attempt_id: uuid.UUID | None = None,
+    provider_sid: str | None = None,
+) -> Outcome:
+    """Refused for good on this route (by the provider, or before any call when the recipient
+    opted out): another channel that can still reach the recipient is tried now, if any."""
+    if message.routes and message.route_index + 1 < len(message.routes):
+        return Outcome(
+            message.id, attempt_id, provider_sid, "FAILED", code, text, now, False, advance=True
+        )
+    return Outcome(message.id, attempt_id, provider_sid, "FAILED", code, text, None, True)
 
 
 def _ended(message: ClaimedMessage, code: int, text: str) -> Outcome:

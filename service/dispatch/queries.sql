@@ -131,9 +131,11 @@ WHERE m.id = o.message_id
 
 -- name: complete_operations
 -- Run after the batch's outcomes are committed: the last worker to finish an operation's
--- messages sees every other worker's committed work and completes it.
+-- messages sees every other worker's committed work and completes it. An opt-out that
+-- cancels the last waiting messages of an operation still SCHEDULED completes it the same
+-- way (service/suppressions); a CANCELED operation stays CANCELED.
 UPDATE operations o SET status = 'COMPLETED', updated_at = $2
-WHERE o.id = ANY($1::uuid[]) AND o.status = 'PROCESSING'
+WHERE o.id = ANY($1::uuid[]) AND o.status IN ('SCHEDULED', 'PROCESSING')
   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.operation_id = o.id AND m.due_at IS NOT NULL);
 
 -- name: find_conversation

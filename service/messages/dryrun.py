@@ -21,6 +21,8 @@ from service.messages.segments import message_segments
 from service.messages.validation import CODE_BODY_TOO_LONG, SendPlan
 from service.senders import kinds
 from service.senders import rates as sender_rates
+from service.suppressions import store as suppression_store
+from service.suppressions.logic import CODE_OPTED_OUT, OPTED_OUT_MESSAGE
 
 
 @dataclass
@@ -48,13 +50,19 @@ async def preview_send(
         unregistered_mps=unregistered_mps,
     )
     rows = logic.planned_messages(plan, account_sid, capacity, now)
-    recipients = [_preview_recipient(plan, row) for row in rows]
-
+    suppressed = await suppression_store.suppressed_addresses(
+        pool, account_sid, sorted({r["to"] for row in rows for r in row["routes"] or []})
+    )
+    recipients: list[wire.DryRunRecipient] = []
     queues: dict[str, list[_Queued]] = defaultdict(list)
-    for row, recipient in zip(rows, recipients, strict=True):
-        if recipient.status != "FAILED" and row["sender_key"]:
+    for row in rows:
+        route = _first_reachable(row, suppressed)
+        opted_out = route is not None and route["to"] in suppressed
+        recipient = _preview_recipient(plan, row, route, opted_out)
+        recipients.append(recipient)
+        if recipient.status != "FAILED" and route is not None:
             due = row["scheduled_for"] or now
-            queues[row["sender_key"]].append(_Queued(max(due, now), recipient.segments or 1))
+            queues[logic.route_key(route)].append(_Queued(max(due, now), recipient.segments or 1))
     senders = await _sender_estimates(pool, plan, queues, unregistered_mps, now)
     counts = dict.fromkeys(("QUEUED", "SCHEDULED", "FAILED"), 0)
     for recipient in recipients:
@@ -65,7 +73,7 @@ async def preview_send(
         queued=counts["QUEUED"],
         scheduled=counts["SCHEDULED"],
         failed=counts["FAILED"],
-        suppressed=0,
+        suppressed=sum(recipient.suppressed for recipient in recipients),
         segments=sum(s.segments for s in senders),
         # RFC 3339 UTC text with fixed-width fields sorts as the instants do.
         estimated_completion_at=max(finishes) if finishes else None,
@@ -74,13 +82,23 @@ async def preview_send(
     )
 
 
-def _preview_recipient(plan: SendPlan, row: dict[str, Any]) -> wire.DryRunRecipient:
+def _first_reachable(row: dict[str, Any], suppressed: set[str]) -> dict[str, str] | None:
+    """The route the worker would send on: the first whose address has not opted out (the
+    worker falls back past opted-out ones), else the first route, which fails 21610."""
     routes: list[dict[str, str]] = row.get("routes") or []
-    route = routes[0] if routes else None
+    reachable = [route for route in routes if route["to"] not in suppressed]
+    return reachable[0] if reachable else routes[0] if routes else None
+
+
+def _preview_recipient(
+    plan: SendPlan, row: dict[str, Any], route: dict[str, str] | None, opted_out: bool
+) -> wire.DryRunRecipient:
     status: str = row["status"]
     error: tuple[int, str] | None = None
     if status == "FAILED":
         error = (int(row["error_code"]), str(row["error_message"]))
+    if opted_out and error is None:
+        status, error = "FAILED", (CODE_OPTED_OUT, OPTED_OUT_MESSAGE)
 
     content = plan.content
     variables: dict[str, str] | None = row["variables"]
@@ -106,7 +124,9 @@ def _preview_recipient(plan: SendPlan, row: dict[str, Any]) -> wire.DryRunRecipi
     )
     return wire.DryRunRecipient(
         position=row["position"],
-        to=wire.AddressOut(address=row["address"], channel=row["channel"]),
+        to=wire.AddressOut(address=route["to"], channel=route["recipientChannel"])
+        if route
+        else wire.AddressOut(address=row["address"], channel=row["channel"]),
         from_=wire.SenderOut(
             address=route["from"], channel=route["channel"], sender_id=route.get("senderId")
         )
@@ -120,8 +140,7 @@ def _preview_recipient(plan: SendPlan, row: dict[str, Any]) -> wire.DryRunRecipi
         encoding=wire.TextEncoding(counted.encoding) if counted else None,
         segments=counted.segments if counted else None,
         scheduled_for=rfc3339_or_none(row["scheduled_for"]),
-        # There is no suppression list in this deployment yet.
-        suppressed=False,
+        suppressed=opted_out,
         error=wire.ErrorDetail(code=error[0], message=error[1], info_url=info_url(error[0]))
         if error
         else None,

@@ -28,7 +28,6 @@ from service.operations import store
 from service.pagination import Position, decode_position, position_page, query_fingerprint
 
 OPERATION_STATUSES: tuple[str, ...] = get_args(OperationStatus)
-CANCEL_ATTEMPTS = 3
 
 
 def present_operation(row: store.OperationRow, counts: store.OperationCounts) -> OperationRead:
@@ -118,21 +117,17 @@ async def cancel_operation(
     key = ids.decode(ids.OPERATION, operation_id)
     if key is None:
         raise NotFound()
-    for attempt in range(CANCEL_ATTEMPTS):
-        try:
-            async with pool.acquire() as conn, conn.transaction():
-                if await store.lock_operation(conn, key, account_sid) is None:
-                    raise NotFound()
-                if await store.cancel_waiting_messages(conn, key, now) == 0:
-                    raise CannotCancel()
-                await store.mark_canceled(conn, key, now)
-            return key
-        except asyncpg.DeadlockDetectedError:
-            # A worker's batch update locked some of these rows in another order; Postgres
-            # broke the cycle by rolling this transaction back, so trying again is safe.
-            if attempt + 1 == CANCEL_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+
+    async def cancel() -> uuid.UUID:
+        async with pool.acquire() as conn, conn.transaction():
+            if await store.lock_operation(conn, key, account_sid) is None:
+                raise NotFound()
+            if await store.cancel_waiting_messages(conn, key, now) == 0:
+                raise CannotCancel()
+            await store.mark_canceled(conn, key, now)
+        return key
+
+    return await db.retry_deadlocks(cancel)
 
 
 def cancel_accepted(base_url: str, operation_id: uuid.UUID) -> CancelOperationAccepted:

@@ -71,8 +71,8 @@ WITH waiting AS (
 SELECT count(*)::int FROM canceled;
 
 -- name: mark_canceled
--- The workers' complete_operations moves only PROCESSING to COMPLETED and start_operations
--- only SCHEDULED to PROCESSING, so neither overwrites CANCELED.
+-- complete_operations (workers, opt-outs) moves only SCHEDULED or PROCESSING to COMPLETED and
+-- start_operations only SCHEDULED to PROCESSING, so neither overwrites CANCELED.
 UPDATE operations SET status = 'CANCELED', updated_at = $2 WHERE id = $1;
 
 -- name: list_errors

@@ -13,6 +13,7 @@ import asyncpg
 from service.idempotency import store as idempotency_store
 from service.idempotency.logic import KEEP_FOR
 from service.retention import store
+from service.suppressions import logic as suppressions
 
 OPERATIONS_PER_BATCH = 20
 # A receipt that arrives before its sid is recorded waits at most this long for it.
@@ -33,4 +34,5 @@ async def purge(
             deleted += await store.delete_operations(conn, ids)
     await idempotency_store.purge_expired(pool, now - KEEP_FOR, 10_000)
     await store.purge_early_receipts(pool, now - EARLY_RECEIPTS_KEPT)
+    await suppressions.purge_inbound_keywords(pool, now)
     return deleted

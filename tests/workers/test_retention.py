@@ -12,6 +12,7 @@ from service.accounts import logic as accounts
 from service.messages import logic
 from service.retention import logic as retention
 from service.settings import Settings
+from service.suppressions import store as suppression_store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 REQUEST = msgspec.convert(
@@ -85,3 +86,14 @@ async def test_unclaimed_early_receipts_are_dropped_after_a_day(
     await retention.purge(pool, now=NOW, retention_days=7)
     kept = await pool.fetch("SELECT provider_sid FROM early_receipts")
     assert [r["provider_sid"] for r in kept] == ["IMnew"]
+
+
+async def test_remembered_inbound_keyword_sids_are_dropped_after_a_day(
+    isolated: tuple[asyncpg.Pool, Settings],
+) -> None:
+    pool, _ = isolated
+    for sid, age in (("SMold", timedelta(days=2)), ("SMnew", timedelta(hours=1))):
+        assert await suppression_store.note_inbound_keyword(pool, sid, NOW - age)
+    await retention.purge(pool, now=NOW, retention_days=7)
+    kept = await pool.fetch("SELECT message_sid FROM inbound_keywords")
+    assert [r["message_sid"] for r in kept] == ["SMnew"]
