@@ -175,10 +175,12 @@ class Dispatcher:
             if upcoming is not None:
                 upcoming.cancel()  # claimed messages it held stay leased and come back later
             self._draining.discard(sender_key)
-            if self.limiter is not None and window is not None:
-                await self.limiter.hand_over(sender_key, window)
-            if self.leases is not None:
-                await self.leases.release(sender_key)
+            try:
+                if self.limiter is not None and window is not None:
+                    await self.limiter.hand_over(sender_key, window)
+            finally:
+                if self.leases is not None:
+                    await self.leases.release(sender_key)
         return handled
 
     async def _pace(
