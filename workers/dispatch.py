@@ -194,10 +194,11 @@ class Dispatcher:
         for item, turn in zip(batch.to_send, batch.turns, strict=True):
             cost = item.attempt.segments or 1
             allowed = await window.earliest(cost)
+            at = window.spaced(max(turn, allowed), cost)
             now = time.monotonic()
             # A turn may be rounded to now; the window's time never is.
-            if allowed > now or turn - now > SLEEP_GRANULARITY_S:
-                await asyncio.sleep(max(turn, allowed) - now)
+            if allowed > now or at - now > SLEEP_GRANULARITY_S:
+                await asyncio.sleep(at - now)
             calls.append(asyncio.create_task(self._call(item, window.started(cost))))
         return calls
 

@@ -9,11 +9,13 @@ Two rules together keep a sender at its rate as the provider counts it, never ab
   need not agree. This keeps sends evenly spread.
 - **Window (per pacer).** Evenly spread sends can still crowd one second at the provider: a
   request delayed on its way (a busy machine, a slow network) arrives close to the next ones.
-  So a send may start only when everything sent before it, beyond one second's worth of cost,
-  was *answered* at least a second ago. The provider stamped a request before it answered it,
-  and stamps the new one after it starts, so the two are a second apart in the provider's own
-  count, whatever the delays in between, and with no clock shared with the provider. The cost
-  is one round trip per second's worth of sends (rate x 1 / (1 + RTT)), not a fixed margin.
+  So a send may start only while the cost of the sends the provider may still count in the
+  same second leaves room for it. A send stops counting a second after its *answer*: the
+  provider stamped it before answering, and stamps the new one after it starts, so the two
+  are a second apart in the provider's own count, whatever the delays in between, and with no
+  clock shared with the provider. Each send holds its share of the rate for one second plus
+  its own round trip, so the sender reaches rate / (1 + mean RTT); a slow answer holds only
+  its own share, not the sends behind it.
 
 One worker at a time paces a sender (SenderLeases), so the window is kept in that worker; when
 the lease passes on, the last second of answers is handed over through Redis (in Redis time).
@@ -22,12 +24,11 @@ the lease passes on, the last second of answers is handed over through Redis (in
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import msgspec
 from redis.asyncio import Redis
@@ -127,75 +128,103 @@ class RateLimiter:
         return window
 
 
-@dataclass(eq=False)
 class Send:
     """One send in a pacer's window: its cost, and when its answer came back."""
 
-    cost: int
-    answered_at: float | None = None
-    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    __slots__ = ("_window", "answered_at", "cost")
+
+    def __init__(self, window: SendWindow, cost: int) -> None:
+        self._window = window
+        self.cost = cost
+        self.answered_at: float | None = None
 
     def finish(self, at: float) -> None:
         """The provider answered (or the call was given up) at `at`."""
-        self.answered_at = at
-        self.answered.set()
+        if self.answered_at is None:
+            self.answered_at = at
+            self._window._answered(self)
 
 
 class SendWindow:
     """One pacer's recent sends to a sender, for the window rule (see the module docstring).
 
-    A send of cost c may start once every earlier send outside the newest `rate - c` of cost
-    was answered at least WINDOW_S ago: then no second, as the provider counts, holds more
-    than `rate` of cost. Times are in the `now` clock (monotonic seconds).
+    The provider may still count a send in the current second while it is unanswered or was
+    answered less than WINDOW_S ago. A send of cost c starts only when those sends' costs and
+    c together fit in the rate; then no second, as the provider counts, holds more than the
+    rate: of any second's sends, the last to start found all the others still counting.
+    Times are in the `now` clock (monotonic seconds).
     """
 
     def __init__(self, rate: float, now: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.now = now
-        self._open: deque[Send] = deque()  # oldest first; not yet folded into _floor
-        self._open_cost = 0
-        self._floor = float("-inf")  # the latest answer among the folded sends
+        self._in_flight: set[Send] = set()
+        self._in_flight_cost = 0
+        self._recent: list[tuple[float, int]] = []  # (answered at, cost), in answer order
+        self._recent_cost = 0
+        self._an_answer = asyncio.Event()
+        self._next_planned = float("-inf")
 
     async def earliest(self, cost: int) -> float:
-        """When a send of this cost may start; waits for answers it depends on."""
-        horizon = self.now() - WINDOW_S
-        while self._open:
-            oldest = self._open[0]
-            too_much = self._open_cost + cost > self.rate
-            settled = oldest.answered_at is not None and oldest.answered_at <= horizon
-            if not (too_much or settled):
-                break
-            await oldest.answered.wait()
-            assert oldest.answered_at is not None
-            self._open.popleft()
-            self._open_cost -= oldest.cost
-            self._floor = max(self._floor, oldest.answered_at)
-        return self._floor + WINDOW_S
+        """When a send of this cost may start (-inf: now); waits for answers while the sends
+        in flight leave no room. A send costing more than the rate goes alone."""
+        limit = max(self.rate, cost)
+        while True:
+            self._forget_before(self.now() - WINDOW_S)
+            room = limit - self._in_flight_cost - cost
+            if room >= 0:
+                excess = self._recent_cost - room
+                if excess <= 0:
+                    return float("-inf")
+                # Room comes as answered sends stop counting, oldest answer first.
+                for answered_at, recent_cost in self._recent:
+                    excess -= recent_cost
+                    if excess <= 0:
+                        return answered_at + WINDOW_S
+            self._an_answer.clear()
+            await self._an_answer.wait()
+
+    def spaced(self, at: float, cost: int) -> float:
+        """The time a send planned for `at` goes: no sooner than a cost's worth of the rate
+        after the one planned before it. After the window held sends back, they go out
+        spread at the rate again instead of all at once (a burst answers slower than the
+        same sends spread out, which would hold the next ones back longer still). Planned
+        times, not actual starts, are spaced: a late wake-up is caught up, not carried on."""
+        at = max(at, self._next_planned)
+        self._next_planned = at + cost / self.rate
+        return at
 
     def started(self, cost: int) -> Send:
         """A send of this cost starts now; call finish() on the result when it is answered."""
-        send = Send(cost)
-        self._open.append(send)
-        self._open_cost += cost
+        send = Send(self, cost)
+        self._in_flight.add(send)
+        self._in_flight_cost += cost
         return send
 
     def add_answered(self, at: float, cost: int) -> None:
         self.started(cost).finish(at)
 
     def hand_over(self) -> list[tuple[float, int]]:
-        """(answer time, cost) of the sends a next pacer must still respect.
-
-        Sends already folded count as one send of a whole second's cost at the latest of their
-        answers; a send not answered yet (the pacer was stopped) counts as answered now.
-        """
+        """(answer time, cost) of the sends a next pacer must still respect; a send not
+        answered yet (the pacer was stopped) counts as answered now."""
         now = self.now()
-        since = now - WINDOW_S
-        kept = [(self._floor, math.ceil(self.rate))] if self._floor > since else []
-        for send in self._open:
-            answered = now if send.answered_at is None else send.answered_at
-            if answered > since:
-                kept.append((answered, send.cost))
-        return kept
+        self._forget_before(now - WINDOW_S)
+        return [*self._recent, *((now, send.cost) for send in self._in_flight)]
+
+    def _answered(self, send: Send) -> None:
+        assert send.answered_at is not None
+        self._in_flight.discard(send)
+        self._in_flight_cost -= send.cost
+        bisect.insort(self._recent, (send.answered_at, send.cost))
+        self._recent_cost += send.cost
+        self._an_answer.set()
+
+    def _forget_before(self, horizon: float) -> None:
+        """Sends answered at or before the horizon no longer count."""
+        stale = bisect.bisect_right(self._recent, (horizon, math.inf))
+        if stale:
+            self._recent_cost -= sum(cost for _, cost in self._recent[:stale])
+            del self._recent[:stale]
 
 
 _RENEW = """

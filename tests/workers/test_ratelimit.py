@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import random
 
+import pytest
 from redis.asyncio import Redis
 
 from workers.ratelimit import RateLimiter, SenderLeases, SendWindow
@@ -103,16 +104,46 @@ async def test_the_window_costs_one_round_trip_per_second() -> None:
     assert rate / (1 + 2 * rtt) < achieved <= rate
 
 
-async def test_a_send_waits_for_the_answer_it_depends_on() -> None:
+async def test_a_slow_answer_holds_only_its_own_share() -> None:
+    """One send in fifty takes 300 ms to answer: the sender loses about that send's share of
+    the second, not a pause for every send behind it."""
+    rate, fast, slow = 50.0, 0.002, 0.3
+    latencies = [slow if n % 50 == 0 else fast for n in range(1000)]
+    received, last = await _simulate(rate, latencies, [1] * 1000, random.Random(3), window=True)
+    assert _most_in_a_second(received) <= rate
+    mean_rtt = sum(latencies) / len(latencies)
+    achieved = 999 / (last - 1000.0)
+    # Holding every send behind each slow answer would give under 40 per second here.
+    assert rate / (1 + 3 * mean_rtt) < achieved <= rate
+
+
+async def test_a_send_waits_for_room_in_the_window() -> None:
     clock = _Clock()
     pacer = SendWindow(2.0, clock)
     first = pacer.started(1)
-    pacer.started(1).finish(clock.t)
+    second = pacer.started(1)
     waiting = asyncio.create_task(pacer.earliest(1))
     await asyncio.sleep(0)
-    assert not waiting.done()  # a third send needs the first one's answer
+    assert not waiting.done()  # two sends in flight fill a rate of 2: a third needs an answer
     first.finish(clock.t + 0.25)
+    # The first counts for a second after its answer; the second, unanswered, still counts.
     assert await waiting == clock.t + 1.25
+    second.finish(clock.t + 0.5)
+    assert await pacer.earliest(2) == clock.t + 1.5  # room for two once both stop counting
+    clock.t += 2.0
+    assert await pacer.earliest(2) == float("-inf")
+
+
+async def test_a_send_costing_more_than_the_rate_goes_alone() -> None:
+    clock = _Clock()
+    pacer = SendWindow(1.0, clock)
+    pacer.started(1).finish(clock.t)
+    assert await pacer.earliest(3) == clock.t + 1.0
+    clock.t += 1.0
+    pacer.started(3)
+    waiting = asyncio.create_task(pacer.earliest(1))
+    await asyncio.sleep(0)
+    assert not waiting.done()
 
 
 async def test_a_new_pacer_respects_what_the_last_one_sent(redis: Redis) -> None:
@@ -128,3 +159,12 @@ async def test_a_new_pacer_respects_what_the_last_one_sent(redis: Redis) -> None
     assert await new.earliest(1) >= answered + 1.0
     other = await limiter.take_over("SMS:+15017122666", 2.0)
     assert await other.earliest(2) == float("-inf")
+
+
+async def test_sends_the_window_held_back_go_out_spread_at_the_rate() -> None:
+    pacer = SendWindow(10.0, _Clock())
+    # Turns 0.1 s apart, the first held back by the window until 5.0: the rest follow it.
+    planned = [pacer.spaced(at, 1) for at in (5.0, 1.1, 1.2)]
+    assert planned == pytest.approx([5.0, 5.1, 5.2])
+    assert pacer.spaced(9.0, 2) == 9.0  # a later turn is kept as it is
+    assert pacer.spaced(9.0, 1) == pytest.approx(9.2)  # two segments take two intervals
