@@ -5,6 +5,7 @@ SIGTERM (graceful stop, app lifespan shutdown included)."""
 
 from __future__ import annotations
 
+import gc
 import os
 
 from granian.constants import Interfaces
@@ -17,7 +18,12 @@ from sandbox.settings import SandboxSettings
 
 def build_app() -> Litestar:
     """The app factory granian calls in its worker process."""
-    return create_app(SandboxSettings.from_env(os.environ))
+    app = create_app(SandboxSettings.from_env(os.environ))
+    # The sandbox stamps when each send arrives: a full collection walking every object alive
+    # since start-up would hold those stamps back. Exempt them from later collections.
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def main() -> None:

@@ -7,8 +7,11 @@ import os
 from litestar import Litestar
 
 from service.app import create_app
+from service.gc_tuning import freeze_startup_heap
 from service.settings import load_settings
 
 
 def app() -> Litestar:
-    return create_app(load_settings(os.environ))
+    built = create_app(load_settings(os.environ))
+    freeze_startup_heap()
+    return built
