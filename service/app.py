@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,8 @@ from schemas.errors import ErrorBody, ErrorItem
 from service import db, logs, queue
 from service.accounts.logic import CredentialCache
 from service.auth import require_account
+from service.callbacks import logic as receipts
+from service.callbacks.batching import ReceiptGroups
 from service.callbacks.routes import CallbacksController
 from service.clock import Clock, system_clock
 from service.errors import (
@@ -183,6 +186,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             redis=redis,
             credentials=CredentialCache(),
             clock=clock,
+            receipts=ReceiptGroups(functools.partial(receipts.apply_receipts, pool)),
         )
         try:
             yield

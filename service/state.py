@@ -8,6 +8,7 @@ import asyncpg
 from arq.connections import ArqRedis
 
 from service.accounts.logic import CredentialCache
+from service.callbacks.batching import ReceiptGroups
 from service.clock import Clock
 from service.settings import Settings
 
@@ -19,6 +20,7 @@ class AppState:
     redis: ArqRedis
     credentials: CredentialCache
     clock: Clock
+    receipts: ReceiptGroups
 
     @property
     def base_url(self) -> str:

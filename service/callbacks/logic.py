@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+import msgspec
 
 from service.callbacks import store
 from service.callbacks.statuses import PROVIDER_TO_ATTEMPT
@@ -20,10 +22,11 @@ _RECEIPT_ERRORS = {
 }
 
 
-async def apply_status_callback(
-    pool: asyncpg.Pool, form: dict[str, str], attempt_ref: str | None, now: datetime
-) -> store.Applied | None:
-    """Apply one Messages status callback; unknown statuses and attempts are ignored."""
+def status_callback_receipt(
+    form: dict[str, str], attempt_ref: str | None, now: datetime
+) -> store.Receipt | None:
+    """The receipt a Messages status callback carries; None for statuses and callbacks that
+    name nothing we track."""
     provider_status = (form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
     status = PROVIDER_TO_ATTEMPT.get(provider_status)
     if status is None:
@@ -33,24 +36,13 @@ async def apply_status_callback(
     if attempt_id is None and not provider_sid:
         return None
     error_code, error_message = _receipt_error(form)
-    return await apply_receipt(
-        pool,
-        attempt_id=attempt_id,
-        provider_sid=provider_sid,
-        status=status,
-        error_code=error_code,
-        error_message=error_message,
-        now=now,
-    )
+    return store.Receipt(attempt_id, provider_sid, status, error_code, error_message, now)
 
 
-async def apply_conversations_event(
-    pool: asyncpg.Pool, form: dict[str, str], now: datetime
-) -> store.Applied | None:
-    """Apply an `onDeliveryUpdated` event to the attempt that sent the message (by IM sid).
-
-    Other events (`onMessageAdded` for a handset's reply, ...) need nothing from the send path.
-    """
+def conversations_receipt(form: dict[str, str], now: datetime) -> store.Receipt | None:
+    """The receipt an `onDeliveryUpdated` event carries for the attempt that sent the message
+    (by IM sid). Other events (`onMessageAdded` for a handset's reply, ...) need nothing from
+    the send path."""
     if form.get("EventType") != "onDeliveryUpdated":
         return None
     status = PROVIDER_TO_ATTEMPT.get((form.get("Status") or "").lower())
@@ -58,44 +50,61 @@ async def apply_conversations_event(
     if status is None or not provider_sid:
         return None
     error_code, error_message = _receipt_error(form)
-    return await apply_receipt(
-        pool,
-        attempt_id=None,
-        provider_sid=provider_sid,
-        status=status,
-        error_code=error_code,
-        error_message=error_message,
-        now=now,
-    )
+    return store.Receipt(None, provider_sid, status, error_code, error_message, now)
 
 
-async def apply_receipt(
-    pool: asyncpg.Pool,
-    *,
-    attempt_id: uuid.UUID | None,
-    provider_sid: str | None,
-    status: str,
-    error_code: int | None,
-    error_message: str | None,
-    now: datetime,
+async def apply_status_callback(
+    pool: asyncpg.Pool, form: dict[str, str], attempt_ref: str | None, now: datetime
 ) -> store.Applied | None:
-    """Apply a receipt; one naming a provider sid no attempt has yet is kept until one has."""
-    for _ in range(2):
-        applied = await store.apply_receipt(
-            pool,
-            attempt_id=attempt_id,
-            provider_sid=provider_sid,
-            status=status,
-            error_code=error_code,
-            error_message=error_message,
-            now=now,
+    """Apply one Messages status callback; unknown statuses and attempts are ignored."""
+    receipt = status_callback_receipt(form, attempt_ref, now)
+    return (await apply_receipts(pool, [receipt]))[0] if receipt else None
+
+
+async def apply_receipts(
+    pool: asyncpg.Pool, receipts: Sequence[store.Receipt]
+) -> list[store.Applied | None]:
+    """Apply receipts in arrival order, in as few statements as that order allows; for each,
+    what it moved. One naming a provider sid no attempt has yet is kept until one has it."""
+    applied: list[store.Applied | None] = [None] * len(receipts)
+    resolved = await store.resolve_attempts(pool, receipts)
+    # Rounds of at most one receipt per message, so that one statement applies each round;
+    # a message's receipts go in arrival order, one round after another.
+    rounds: list[list[int]] = []
+    messages_in: list[set[uuid.UUID]] = []
+    for index in sorted(resolved):
+        message_id = resolved[index].message_id
+        level = next((n for n, seen in enumerate(messages_in) if message_id not in seen), None)
+        if level is None:
+            level = len(rounds)
+            rounds.append([])
+            messages_in.append(set())
+        rounds[level].append(index)
+        messages_in[level].add(message_id)
+    for chosen in rounds:
+        moved = await store.apply_receipts(
+            pool, [(resolved[i].attempt_id, receipts[i]) for i in chosen]
         )
-        if applied is not None or attempt_id is not None or provider_sid is None:
-            return applied
-        early = store.EarlyReceipt(provider_sid, status, error_code, error_message, now)
-        if await store.keep_early_receipt(pool, early):
+        for index, result in zip(chosen, moved, strict=True):
+            applied[index] = result
+    for index, receipt in enumerate(receipts):
+        if index not in resolved:
+            applied[index] = await _apply_unresolved(pool, receipt)
+    return applied
+
+
+async def _apply_unresolved(pool: asyncpg.Pool, receipt: store.Receipt) -> store.Applied | None:
+    """A receipt no attempt matched: kept for the sid's attempt, or applied to it if one took
+    the sid meanwhile. One with our attempt id names an attempt that does not exist."""
+    if receipt.attempt_id is not None or receipt.provider_sid is None:
+        return None
+    for _ in range(2):
+        if await store.keep_early_receipt(pool, receipt):
             return None
-        # An attempt took the sid between the two statements: apply the receipt to it now.
+        # An attempt took the sid after the receipt was resolved: apply the receipt to it now.
+        found = await store.resolve_attempts(pool, [receipt])
+        if found:
+            return (await store.apply_receipts(pool, [(found[0].attempt_id, receipt)]))[0]
     return None
 
 
@@ -103,16 +112,9 @@ async def apply_early_receipts(pool: asyncpg.Pool, provider_sids: list[str], now
     """Receipts that came before their sids were recorded, applied now that they are."""
     if not provider_sids:
         return
-    for receipt in await store.take_early_receipts(pool, provider_sids):
-        await store.apply_receipt(
-            pool,
-            attempt_id=None,
-            provider_sid=receipt.provider_sid,
-            status=receipt.status,
-            error_code=receipt.error_code,
-            error_message=receipt.error_message,
-            now=now,
-        )
+    early = await store.take_early_receipts(pool, provider_sids)
+    if early:
+        await apply_receipts(pool, [msgspec.structs.replace(r, received_at=now) for r in early])
 
 
 def _receipt_error(form: dict[str, str]) -> tuple[int | None, str | None]:

@@ -1,47 +1,3 @@
--- name: apply_receipt
--- Moves the attempt forward, then its message, in one statement; a receipt that would move
--- either backwards matches no row and changes nothing (repeats and reordering are harmless).
--- The attempt is found by our id (carried in the StatusCallback URL) or by the provider sid.
--- Only the attempt on the message's current route moves the message. When that attempt ends
--- UNDELIVERED or FAILED and the message has another route, the message falls back instead:
--- it is QUEUED again on the next route, due now, and only the attempt keeps the failure.
-WITH attempt AS (
-    UPDATE attempts
-    SET status = $3,
-        provider_sid = coalesce(provider_sid, $2),
-        error_code = coalesce($4, error_code),
-        error_message = coalesce($5, error_message),
-        updated_at = $6
-    WHERE (id = $1 OR ($1::uuid IS NULL AND provider_sid = $2))
-      AND status = ANY($7::text[])
-    RETURNING message_id, route_index
-), target AS (
-    SELECT m.id,
-           $3 IN ('UNDELIVERED', 'FAILED')
-           AND m.status IN ('QUEUED', 'SENT')
-           AND m.route_index + 1 < coalesce(jsonb_array_length(m.routes), 0) AS fallback
-    FROM attempt a JOIN messages m ON m.id = a.message_id AND m.route_index = a.route_index
-)
-UPDATE messages m
-SET status = CASE WHEN t.fallback THEN 'QUEUED' ELSE $8 END,
-    error_code = CASE WHEN t.fallback THEN m.error_code ELSE coalesce($4, m.error_code) END,
-    error_message = CASE WHEN t.fallback THEN m.error_message
-                         ELSE coalesce($5, m.error_message) END,
-    route_index = m.route_index + t.fallback::int,
-    channel = CASE WHEN t.fallback
-                   THEN m.routes -> (m.route_index + 1) ->> 'recipientChannel'
-                   ELSE m.channel END,
-    address = CASE WHEN t.fallback THEN m.routes -> (m.route_index + 1) ->> 'to'
-                   ELSE m.address END,
-    sender_key = CASE WHEN t.fallback THEN route_sender_key(m.routes, m.route_index + 1)
-                      ELSE m.sender_key END,
-    due_at = CASE WHEN t.fallback THEN $6 ELSE m.due_at END,
-    sending = CASE WHEN t.fallback THEN false ELSE m.sending END,
-    updated_at = $6
-FROM target t
-WHERE m.id = t.id AND (t.fallback OR m.status = ANY($9::text[]))
-RETURNING m.operation_id, t.fallback;
-
 -- name: keep_early_receipt
 -- Only while no attempt has the sid: once one has, the receipt is applied instead.
 INSERT INTO early_receipts (provider_sid, status, error_code, error_message, received_at)
@@ -52,3 +8,65 @@ RETURNING provider_sid;
 -- name: take_early_receipts
 DELETE FROM early_receipts WHERE provider_sid = ANY($1::text[])
 RETURNING provider_sid, status, error_code, error_message, received_at;
+
+-- name: resolve_attempts
+-- The attempt (and its message) each receipt is for: by our attempt id, or the provider sid.
+-- A message never changes attempts' message_id, so what this finds stays true.
+SELECT r.ordinal, a.id AS attempt_id, a.message_id
+FROM unnest($1::int[], $2::uuid[], $3::text[]) AS r(ordinal, attempt_id, provider_sid)
+JOIN attempts a ON a.id = r.attempt_id OR (r.attempt_id IS NULL AND a.provider_sid = r.provider_sid);
+
+-- name: apply_receipts
+-- Moves each receipt's attempt forward, then its message, in one statement for many receipts;
+-- a receipt that would move either backwards matches no row and changes nothing (repeats and
+-- reordering are harmless). Only the attempt on the message's current route moves the
+-- message. When that attempt ends UNDELIVERED or FAILED and the message has another route,
+-- the message falls back instead: it is QUEUED again on the next route, due now, and only the
+-- attempt keeps the failure.
+-- The caller passes at most one receipt per message: UPDATE ... FROM applies only one of two
+-- source rows that join the same target row. $7 and $8 hold, per receipt, the statuses its
+-- attempt and its message may move from, as comma-separated lists.
+WITH receipt AS (
+    SELECT *
+    FROM unnest($1::int[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::text[],
+                $7::text[], $8::text[], $9::timestamptz[])
+        AS r(ordinal, attempt_id, provider_sid, status, error_code, error_message,
+             attempt_from, message_from, received_at)
+), attempt AS (
+    UPDATE attempts a
+    SET status = r.status,
+        provider_sid = coalesce(a.provider_sid, r.provider_sid),
+        error_code = coalesce(r.error_code, a.error_code),
+        error_message = coalesce(r.error_message, a.error_message),
+        updated_at = r.received_at
+    FROM receipt r
+    WHERE a.id = r.attempt_id AND a.status = ANY(string_to_array(r.attempt_from, ','))
+    RETURNING a.message_id, a.route_index, r.ordinal, r.status, r.error_code, r.error_message,
+              r.message_from, r.received_at
+), target AS (
+    SELECT m.id, a.ordinal, a.status, a.error_code, a.error_message, a.message_from,
+           a.received_at,
+           a.status IN ('UNDELIVERED', 'FAILED')
+           AND m.status IN ('QUEUED', 'SENT')
+           AND m.route_index + 1 < coalesce(jsonb_array_length(m.routes), 0) AS fallback
+    FROM attempt a JOIN messages m ON m.id = a.message_id AND m.route_index = a.route_index
+)
+UPDATE messages m
+SET status = CASE WHEN t.fallback THEN 'QUEUED' ELSE t.status END,
+    error_code = CASE WHEN t.fallback THEN m.error_code ELSE coalesce(t.error_code, m.error_code) END,
+    error_message = CASE WHEN t.fallback THEN m.error_message
+                         ELSE coalesce(t.error_message, m.error_message) END,
+    route_index = m.route_index + t.fallback::int,
+    channel = CASE WHEN t.fallback
+                   THEN m.routes -> (m.route_index + 1) ->> 'recipientChannel'
+                   ELSE m.channel END,
+    address = CASE WHEN t.fallback THEN m.routes -> (m.route_index + 1) ->> 'to'
+                   ELSE m.address END,
+    sender_key = CASE WHEN t.fallback THEN route_sender_key(m.routes, m.route_index + 1)
+                      ELSE m.sender_key END,
+    due_at = CASE WHEN t.fallback THEN t.received_at ELSE m.due_at END,
+    sending = CASE WHEN t.fallback THEN false ELSE m.sending END,
+    updated_at = t.received_at
+FROM target t
+WHERE m.id = t.id AND (t.fallback OR m.status = ANY(string_to_array(t.message_from, ',')))
+RETURNING t.ordinal, m.operation_id, t.fallback;

@@ -50,10 +50,11 @@ class CallbacksController(Controller):
         self, request: Request[Any, Any, Any], comms: NamedDependency[AppState]
     ) -> Response[None]:
         form = await signed_form(request, comms)
-        applied = await logic.apply_status_callback(
-            comms.pool, form, request.query_params.get("attemptId"), comms.clock()
+        receipt = logic.status_callback_receipt(
+            form, request.query_params.get("attemptId"), comms.clock()
         )
-        await _dispatch_fallback(comms, applied)
+        if receipt is not None:
+            await _dispatch_fallback(comms, await comms.receipts.apply(receipt))
         return Response(None, status_code=HTTP_204_NO_CONTENT)
 
     @post("/conversations", status_code=HTTP_204_NO_CONTENT)
@@ -62,8 +63,9 @@ class CallbacksController(Controller):
     ) -> Response[None]:
         """Conversations webhooks; delivery receipts (`onDeliveryUpdated`) move attempts."""
         form = await signed_form(request, comms)
-        applied = await logic.apply_conversations_event(comms.pool, form, comms.clock())
-        await _dispatch_fallback(comms, applied)
+        receipt = logic.conversations_receipt(form, comms.clock())
+        if receipt is not None:
+            await _dispatch_fallback(comms, await comms.receipts.apply(receipt))
         return Response(None, status_code=HTTP_204_NO_CONTENT)
 
 

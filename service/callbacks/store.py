@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -14,6 +15,17 @@ from service.callbacks.statuses import ATTEMPT_MOVES_FROM, MESSAGE_MOVES_FROM
 Q = sql.load(__file__)
 
 
+class Receipt(msgspec.Struct, frozen=True):
+    """A provider's report on one attempt: by our attempt id, its sid, or both."""
+
+    attempt_id: uuid.UUID | None
+    provider_sid: str | None
+    status: str
+    error_code: int | None
+    error_message: str | None
+    received_at: datetime
+
+
 class Applied(msgspec.Struct, frozen=True):
     """A receipt moved a message: of this operation, and onto its next route if fallback."""
 
@@ -21,43 +33,55 @@ class Applied(msgspec.Struct, frozen=True):
     fallback: bool
 
 
-async def apply_receipt(
-    conn: asyncpg.Connection | asyncpg.Pool,
-    *,
-    attempt_id: uuid.UUID | None,
-    provider_sid: str | None,
-    status: str,
-    error_code: int | None,
-    error_message: str | None,
-    now: datetime,
-) -> Applied | None:
-    """Move the attempt (and its message) forward to status; None when nothing moved."""
-    moved = await conn.fetchrow(
-        Q.apply_receipt,
-        attempt_id,
-        provider_sid,
-        status,
-        error_code,
-        error_message,
-        now,
-        list(ATTEMPT_MOVES_FROM[status]),
-        status,
-        list(MESSAGE_MOVES_FROM[status]),
+class ResolvedAttempt(msgspec.Struct, frozen=True):
+    attempt_id: uuid.UUID
+    message_id: uuid.UUID
+
+
+async def resolve_attempts(
+    conn: asyncpg.Connection | asyncpg.Pool, receipts: Sequence[Receipt]
+) -> dict[int, ResolvedAttempt]:
+    """The attempt and message of each receipt that names a known attempt, by position."""
+    rows = await conn.fetch(
+        Q.resolve_attempts,
+        list(range(len(receipts))),
+        [r.attempt_id for r in receipts],
+        [r.provider_sid for r in receipts],
     )
-    return Applied(moved["operation_id"], moved["fallback"]) if moved else None
+    return {row["ordinal"]: ResolvedAttempt(row["attempt_id"], row["message_id"]) for row in rows}
 
 
-class EarlyReceipt(msgspec.Struct, frozen=True):
-    provider_sid: str
-    status: str
-    error_code: int | None
-    error_message: str | None
-    received_at: datetime
+async def apply_receipts(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    receipts: Sequence[tuple[uuid.UUID, Receipt]],
+) -> list[Applied | None]:
+    """Move each (attempt, receipt) forward, at most one per message; for each, what moved."""
+    rows = await conn.fetch(
+        Q.apply_receipts,
+        list(range(len(receipts))),
+        [attempt_id for attempt_id, _ in receipts],
+        [r.provider_sid for _, r in receipts],
+        [r.status for _, r in receipts],
+        [r.error_code for _, r in receipts],
+        [r.error_message for _, r in receipts],
+        [_MOVES_FROM[r.status][0] for _, r in receipts],
+        [_MOVES_FROM[r.status][1] for _, r in receipts],
+        [r.received_at for _, r in receipts],
+    )
+    applied: list[Applied | None] = [None] * len(receipts)
+    for row in rows:
+        applied[row["ordinal"]] = Applied(row["operation_id"], row["fallback"])
+    return applied
 
 
-async def keep_early_receipt(
-    conn: asyncpg.Connection | asyncpg.Pool, receipt: EarlyReceipt
-) -> bool:
+# Per attempt status: what the attempt, and what its message, may move from (as SQL lists).
+_MOVES_FROM = {
+    status: (",".join(ATTEMPT_MOVES_FROM[status]), ",".join(MESSAGE_MOVES_FROM[status]))
+    for status in ATTEMPT_MOVES_FROM
+}
+
+
+async def keep_early_receipt(conn: asyncpg.Connection | asyncpg.Pool, receipt: Receipt) -> bool:
     """Keep a receipt for a sid no attempt has yet; False when one has it by now."""
     kept = await conn.fetchval(
         Q.keep_early_receipt,
@@ -72,6 +96,16 @@ async def keep_early_receipt(
 
 async def take_early_receipts(
     conn: asyncpg.Connection | asyncpg.Pool, provider_sids: list[str]
-) -> list[EarlyReceipt]:
+) -> list[Receipt]:
     rows = await conn.fetch(Q.take_early_receipts, provider_sids)
-    return [EarlyReceipt(**dict(row)) for row in rows]
+    return [
+        Receipt(
+            attempt_id=None,
+            provider_sid=row["provider_sid"],
+            status=row["status"],
+            error_code=row["error_code"],
+            error_message=row["error_message"],
+            received_at=row["received_at"],
+        )
+        for row in rows
+    ]
