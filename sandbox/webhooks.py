@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
-import httpx
+import aiohttp
 import msgspec
 
 from sandbox import ids
@@ -47,7 +47,7 @@ class WebhookDispatcher:
     def __init__(self, *, retry_delays_s: Sequence[float], clock: Clock) -> None:
         self.retry_delays_s = tuple(retry_delays_s)
         self.clock = clock
-        self.client: httpx.AsyncClient | None = None
+        self.client: aiohttp.ClientSession | None = None
         self.attempts: deque[WebhookAttempt] = deque(maxlen=WEBHOOK_LOG_SIZE)
 
     async def post(
@@ -72,9 +72,11 @@ class WebhookDispatcher:
             error: str | None = None
             body: str | None = None
             try:
-                response = await self.client.post(url, content=content, headers=headers)
-                status_code, body = response.status_code, response.text
-            except (httpx.HTTPError, OSError, TimeoutError) as exc:
+                async with self.client.post(
+                    url, data=content, headers=headers, allow_redirects=False
+                ) as response:
+                    status_code, body = response.status, await response.text()
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 status_code, error = None, f"{type(exc).__name__}: {exc}"
             self.attempts.append(
                 WebhookAttempt(
