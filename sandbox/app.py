@@ -42,8 +42,8 @@ def create_app(settings: SandboxSettings) -> Litestar:
 
     @asynccontextmanager
     async def outbound_client(_: Litestar) -> AsyncIterator[None]:
-        # aiohttp directly: a callback costs the sandbox (the service's measuring instrument)
-        # half the CPU it costs through httpx's layer, and a busy sandbox stamps sends late.
+        # aiohttp directly, without httpx's layer on top: callbacks are most of the sandbox's
+        # work under load, and a busy sandbox (the benchmarks' instrument) stamps sends late.
         client = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(
                 total=settings.callback_timeout_s, connect=CONNECT_TIMEOUT_S
