@@ -38,6 +38,8 @@ from redis.asyncio import Redis
 CATCH_UP_MS = 5.0
 # The provider counts sends per second.
 WINDOW_S = 1.0
+# Sends a late wake-up delayed go out this fraction of their interval apart (twice the rate).
+CATCH_UP_SPACING = 0.5
 
 _RESERVE = """
 local t = redis.call('TIME')
@@ -164,6 +166,7 @@ class SendWindow:
         self._recent_cost = 0
         self._an_answer = asyncio.Event()
         self._next_planned = float("-inf")
+        self._last_went = float("-inf")
 
     async def earliest(self, cost: int) -> float:
         """When a send of this cost may start (-inf: now); waits for answers while the sends
@@ -186,13 +189,17 @@ class SendWindow:
 
     def spaced(self, at: float, cost: int) -> float:
         """The time a send planned for `at` goes: no sooner than a cost's worth of the rate
-        after the one planned before it. After the window held sends back, they go out
-        spread at the rate again instead of all at once (a burst answers slower than the
-        same sends spread out, which would hold the next ones back longer still). Planned
-        times, not actual starts, are spaced: a late wake-up is caught up, not carried on."""
-        at = max(at, self._next_planned)
-        self._next_planned = at + cost / self.rate
-        return at
+        after the one planned before it, and half that after the one before it went.
+
+        After the window held sends back, they go out spread at the rate again instead of
+        all at once (a burst answers slower than the same sends spread out, which would hold
+        the next ones back longer still). After a late wake-up, the sends it delayed catch
+        up at twice the rate, not in one burst, and the lateness is not carried on."""
+        planned = max(at, self._next_planned)
+        self._next_planned = planned + cost / self.rate
+        goes = max(planned, self._last_went + cost / self.rate * CATCH_UP_SPACING)
+        self._last_went = max(goes, self.now())
+        return goes
 
     def started(self, cost: int) -> Send:
         """A send of this cost starts now; call finish() on the result when it is answered."""
