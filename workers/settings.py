@@ -24,6 +24,7 @@ from workers.channels.sms import MessagesApiChannel
 from workers.channels.whatsapp import WhatsAppChannel
 from workers.dispatch import Dispatcher
 from workers.ratelimit import RateLimiter, SenderLeases
+from workers.webhooks import relay_events, webhook_client
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +83,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     ctx["http"] = provider_client(settings)
+    ctx["webhook_http"] = webhook_client(settings)
     ctx["dispatcher"] = build_dispatcher(
         settings,
         ctx["pool"],
@@ -95,6 +97,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["http"].aclose()
+    await ctx["webhook_http"].aclose()
     await ctx["pool"].close()
 
 
@@ -115,7 +118,8 @@ async def send_due(ctx: dict[str, Any]) -> int:
 
 
 async def purge_expired(ctx: dict[str, Any]) -> int:
-    """Hourly: operations, messages and attempts past retention; expired idempotency keys."""
+    """Hourly: operations with their messages, attempts, events and webhook deliveries past
+    retention; expired idempotency keys."""
     settings: Settings = ctx["settings"]
     dispatcher: Dispatcher = ctx["dispatcher"]
     return await retention.purge(
@@ -128,6 +132,7 @@ class WorkerSettings:
     cron_jobs = [
         cron(send_due, second=set(range(60)), unique=True, run_at_startup=True),
         cron(purge_expired, minute=17, second=0, unique=True, timeout=3600),
+        cron(relay_events, second=set(range(60)), unique=True, timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown
