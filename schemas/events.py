@@ -71,8 +71,9 @@ class CloudEventEnvelope(msgspec.Struct, kw_only=True, omit_defaults=True):
     source: Annotated[str, msgspec.Meta(description="The operation's URL.")]
     type: Annotated[str, msgspec.Meta(examples=["com.twilio.comms-api.message.delivered"])]
     time: str
-    specversion: Literal["1.0"] = "1.0"
-    datacontenttype: Literal["application/json"] = "application/json"
+    # Required (no defaults): omit_defaults would leave them out of the JSON.
+    specversion: Literal["1.0"]
+    datacontenttype: Literal["application/json"]
     subject: Annotated[
         str | None, msgspec.Meta(description="The message id of a message.* event.")
     ] = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -56,17 +57,19 @@ async def is_settled(conn: store.Connection, mark: Mark) -> bool:
 
 def render_event(row: store.EventRow, base_url: str) -> CloudEvent:
     operation = ids.encode(ids.OPERATION, row.operation_id)
-    source = operation_url(base_url, row.operation_id)
-    kind, time = EVENT_TYPE_PREFIX + row.type, rfc3339(row.occurred_at)
+    envelope: dict[str, Any] = {
+        "id": str(row.id),
+        "source": operation_url(base_url, row.operation_id),
+        "type": EVENT_TYPE_PREFIX + row.type,
+        "time": rfc3339(row.occurred_at),
+        "specversion": "1.0",
+        "datacontenttype": "application/json",
+    }
     if row.message_id is None:
-        data = OperationEventData(operation_id=operation)
-        return OperationCloudEvent(id=str(row.id), source=source, type=kind, time=time, data=data)
+        return OperationCloudEvent(**envelope, data=OperationEventData(operation_id=operation))
     message = ids.encode(ids.MESSAGE, row.message_id)
     return MessageCloudEvent(
-        id=str(row.id),
-        source=source,
-        type=kind,
-        time=time,
+        **envelope,
         subject=message,
         data=MessageEventData(
             operation_id=operation,
