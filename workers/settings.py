@@ -10,7 +10,6 @@ import httpx
 import msgspec
 import structlog
 from arq import cron
-from httpx_aiohttp import HttpxAiohttpClient
 
 from schemas.jobs import DispatchOperation
 from service import db, logs, queue
@@ -24,20 +23,14 @@ from workers.channels.sms import MessagesApiChannel
 from workers.channels.whatsapp import WhatsAppChannel
 from workers.dispatch import Dispatcher
 from workers.ratelimit import RateLimiter, SenderLeases
-from workers.webhooks import relay_events, webhook_client
+from workers.webhooks import pooled_client, relay_events, webhook_client
 
 log = structlog.get_logger(__name__)
 
 
 def provider_client(settings: Settings) -> httpx.AsyncClient:
     """The one client for provider calls: httpx's API over aiohttp's faster connection pool."""
-    return HttpxAiohttpClient(
-        timeout=httpx.Timeout(settings.provider_timeout_s, connect=5.0),
-        limits=httpx.Limits(
-            max_connections=settings.provider_max_connections,
-            max_keepalive_connections=settings.provider_max_connections,
-        ),
-    )
+    return pooled_client(settings.provider_timeout_s, settings.provider_max_connections)
 
 
 def build_dispatcher(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any, get_args
@@ -76,29 +77,23 @@ async def _accept_once(
     unregistered_mps: float | None,
     allow_loopback: bool,
 ) -> Accepted:
+    accept = functools.partial(
+        accept_send,
+        pool,
+        account_sid=account_sid,
+        request=request,
+        now=now,
+        unregistered_mps=unregistered_mps,
+        allow_loopback=allow_loopback,
+    )
     if idempotency_key is None:
-        operation_id, due_now = await accept_send(
-            pool,
-            account_sid=account_sid,
-            request=request,
-            now=now,
-            unregistered_mps=unregistered_mps,
-            allow_loopback=allow_loopback,
-        )
+        operation_id, due_now = await accept()
         return Accepted(operation_id, due_now, replayed=False)
     begun = await idempotency.begin(pool, account_sid, idempotency_key, raw_body, now)
     if isinstance(begun, uuid.UUID):
         return Accepted(begun, due_now=False, replayed=True)
     try:
-        operation_id, due_now = await accept_send(
-            pool,
-            account_sid=account_sid,
-            request=request,
-            now=now,
-            claim=begun,
-            unregistered_mps=unregistered_mps,
-            allow_loopback=allow_loopback,
-        )
+        operation_id, due_now = await accept(claim=begun)
     except BaseException:
         await idempotency.release(pool, begun)
         raise

@@ -132,13 +132,13 @@ async def deliver_due(
                 )
 
     await asyncio.gather(*(send_in_order(group) for group in by_target.values()))
-    records = [_record(delivery, outcomes[delivery.id], now, rng) for delivery in claimed]
+    records = [record_try(delivery, outcomes[delivery.id], now, rng) for delivery in claimed]
     async with pool.acquire() as conn:
         await store.record_tries(conn, records, now)
     return len(claimed)
 
 
-def _record(
+def record_try(
     delivery: store.ClaimedDelivery, outcome: TryOutcome, now: datetime, rng: random.Random
 ) -> store.TryRecord:
     next_try_at = None

@@ -119,11 +119,18 @@ RETURNING d.id, d.event_id, d.url, d.body, d.tries, d.retry_until,
           END AS secret;
 
 -- name: record_attempts
+-- Only for deliveries still there: deleting an endpoint meanwhile deletes its deliveries, and
+-- their tries are dropped rather than failing the batch. FOR KEY SHARE keeps a delete from
+-- slipping in before the foreign key is checked (a row deleted first is skipped).
+WITH live AS (
+    SELECT id FROM webhook_deliveries WHERE id = ANY($2::uuid[]) FOR KEY SHARE
+)
 INSERT INTO webhook_attempts (id, delivery_id, attempted_at, status_code, error, response_body,
                               duration_ms)
 SELECT a.id, a.delivery_id, $7, a.status_code, a.error, a.response_body, a.duration_ms
 FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[])
-     AS a(id, delivery_id, status_code, error, response_body, duration_ms);
+     AS a(id, delivery_id, status_code, error, response_body, duration_ms)
+JOIN live ON live.id = a.delivery_id;
 
 -- name: record_delivery_outcomes
 UPDATE webhook_deliveries d

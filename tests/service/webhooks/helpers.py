@@ -17,21 +17,13 @@ import msgspec
 from litestar import Litestar, Request, Response, post
 
 from sandbox.serving import serve_asgi
+from schemas.events import EVENT_TYPES
 from service.settings import Settings
+from tests.conftest import run_worker
+from tests.service.lists import send
 from workers.webhooks import relay_events, webhook_client
 
-ALL_TYPES = [
-    "com.twilio.comms-api.operation.scheduled",
-    "com.twilio.comms-api.operation.processing",
-    "com.twilio.comms-api.operation.completed",
-    "com.twilio.comms-api.operation.canceled",
-    "com.twilio.comms-api.message.queued",
-    "com.twilio.comms-api.message.sent",
-    "com.twilio.comms-api.message.delivered",
-    "com.twilio.comms-api.message.undelivered",
-    "com.twilio.comms-api.message.failed",
-    "com.twilio.comms-api.message.read",
-]
+ALL_TYPES = list(EVENT_TYPES)
 
 
 @dataclass
@@ -114,3 +106,17 @@ async def deliveries_of(client: httpx.AsyncClient, webhook_id: str) -> list[dict
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["deliveries"]
     return items
+
+
+async def send_and_settle(
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    settings: Settings,
+    to: list[str],
+    **extra: Any,
+) -> str:
+    """Send, let a burst worker hand everything over, and the sandbox deliver every receipt."""
+    operation_id = await send(client, to, **extra)
+    await run_worker(settings)
+    await sandbox.post("/sandbox/drain")
+    return operation_id

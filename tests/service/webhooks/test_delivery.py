@@ -9,13 +9,14 @@ import asyncpg
 import httpx
 
 from service.settings import Settings
-from service.webhooks import delivery
+from service.webhooks import delivery, store
 from tests.conftest import run_worker
 from tests.service.lists import other_tenant, send
 from tests.service.webhooks.helpers import (
     create_webhook,
     deliveries_of,
     relay,
+    send_and_settle,
     serve_receiver,
     verify_signature,
 )
@@ -28,11 +29,9 @@ async def test_a_sends_events_reach_the_receiver_in_order_and_signed(
 ) -> None:
     async with serve_receiver() as receiver:
         webhook = await create_webhook(client, f"{receiver.url}/all")
-        operation_id = await send(
-            client, ["+15558675310", "+15558675311"], tags={"campaign": "spring"}
+        operation_id = await send_and_settle(
+            client, sandbox, settings, ["+15558675310", "+15558675311"], tags={"campaign": "spring"}
         )
-        await run_worker(settings)
-        await sandbox.post("/sandbox/drain")
         await relay(pool, settings)
 
         received = receiver.on("all")
@@ -85,9 +84,7 @@ async def test_a_failing_receiver_is_retried_with_backoff(
 ) -> None:
     async with serve_receiver() as receiver:
         webhook = await create_webhook(client, f"{receiver.url}/flaky", [DELIVERED])
-        await send(client, ["+15558675310"])
-        await run_worker(settings)
-        await sandbox.post("/sandbox/drain")
+        await send_and_settle(client, sandbox, settings, ["+15558675310"])
         receiver.answers = [500, 503]
         start = datetime.now(UTC)
         await relay(pool, settings, now=start)
@@ -127,9 +124,7 @@ async def test_tries_stop_when_the_retry_window_ends(
 ) -> None:
     async with serve_receiver() as receiver:
         webhook = await create_webhook(client, f"{receiver.url}/down", [DELIVERED])
-        await send(client, ["+15558675310"])
-        await run_worker(settings)
-        await sandbox.post("/sandbox/drain")
+        await send_and_settle(client, sandbox, settings, ["+15558675310"])
         receiver.answers = [500] * 3
         start = datetime.now(UTC)
         await relay(pool, settings, now=start)
@@ -149,9 +144,7 @@ async def test_redelivery_sends_the_same_event_again(
 ) -> None:
     async with serve_receiver() as receiver:
         webhook = await create_webhook(client, f"{receiver.url}/again", [DELIVERED])
-        await send(client, ["+15558675310"])
-        await run_worker(settings)
-        await sandbox.post("/sandbox/drain")
+        await send_and_settle(client, sandbox, settings, ["+15558675310"])
         await relay(pool, settings)
         [done] = await deliveries_of(client, webhook["id"])
         assert done["status"] == "SUCCEEDED"
@@ -181,9 +174,7 @@ async def test_a_private_destination_is_refused_at_delivery_time(
 ) -> None:
     async with serve_receiver() as receiver:
         webhook = await create_webhook(client, f"{receiver.url}/private", [DELIVERED])
-        await send(client, ["+15558675310"])
-        await run_worker(settings)
-        await sandbox.post("/sandbox/drain")
+        await send_and_settle(client, sandbox, settings, ["+15558675310"])
         now = datetime.now(UTC)
         await delivery.fan_out(
             pool, base_url=settings.public_base_url, now=now, retry_window=timedelta(hours=24)
@@ -262,3 +253,26 @@ async def test_a_status_callback_is_checked_like_a_webhook_url(client: httpx.Asy
     assert {e["context"] for e in both.json()["errors"]} == {"$.to[0].address", "$.statusCallback"}
     plain = await client.post("/v1/Messages", json=body)
     assert "statusCallbackSecret" not in plain.json()
+
+
+async def test_deleting_an_endpoint_mid_delivery_drops_its_tries(
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
+) -> None:
+    webhook = await create_webhook(client, "https://hooks.example.com/gone", [DELIVERED])
+    await send_and_settle(client, sandbox, settings, ["+15558675310"])
+    now = datetime.now(UTC)
+    await delivery.fan_out(
+        pool, base_url=settings.public_base_url, now=now, retry_window=timedelta(hours=24)
+    )
+    claimed = await store.claim_due_deliveries(pool, now, 1000, now + timedelta(minutes=2))
+    mine = [c for c in claimed if c.url == "https://hooks.example.com/gone"]
+    assert len(mine) == 1
+    assert (await client.delete(f"/v1/Webhooks/{webhook['id']}")).status_code == 204
+    outcome = delivery.TryOutcome(status_code=200)
+    records = [delivery.record_try(c, outcome, now, random.Random(1)) for c in claimed]
+    async with pool.acquire() as conn:
+        await store.record_tries(conn, records, now)
+    gone = await pool.fetchval(
+        "SELECT count(*) FROM webhook_attempts WHERE delivery_id = $1", mine[0].id
+    )
+    assert gone == 0
