@@ -115,7 +115,8 @@ async def deliver_due(
     monotonic: Callable[[], float] = time.monotonic,
 ) -> int:
     """Send the deliveries due now (up to `limit`) and record every try; return how many."""
-    claimed = await store.claim_due_deliveries(pool, now, limit, now + lease)
+    lease_until = now + lease
+    claimed = await store.claim_due_deliveries(pool, now, limit, lease_until)
     if not claimed:
         return 0
     by_target: dict[str, list[store.ClaimedDelivery]] = defaultdict(list)
@@ -134,7 +135,7 @@ async def deliver_due(
     await asyncio.gather(*(send_in_order(group) for group in by_target.values()))
     records = [record_try(delivery, outcomes[delivery.id], now, rng) for delivery in claimed]
     async with pool.acquire() as conn:
-        await store.record_tries(conn, records, now)
+        await store.record_tries(conn, records, now, lease_until)
     return len(claimed)
 
 

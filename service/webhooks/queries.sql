@@ -133,8 +133,13 @@ FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[]
 JOIN live ON live.id = a.delivery_id;
 
 -- name: record_delivery_outcomes
+-- A delivery whose due time is no longer the lease this try set ($5) was redelivered while the
+-- try was in flight: the try counts, and the redelivery's due time and status stand.
 UPDATE webhook_deliveries d
-SET status = o.status, tries = d.tries + 1, next_try_at = o.next_try_at, updated_at = $4
+SET status = CASE WHEN d.next_try_at = $5 THEN o.status ELSE d.status END,
+    next_try_at = CASE WHEN d.next_try_at = $5 THEN o.next_try_at ELSE d.next_try_at END,
+    tries = d.tries + 1,
+    updated_at = $4
 FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS o(id, status, next_try_at)
 WHERE d.id = o.id;
 

@@ -228,8 +228,11 @@ async def claim_due_deliveries(
     return sorted(claimed, key=lambda c: c.event_id)
 
 
-async def record_tries(conn: asyncpg.Connection, tries: Sequence[TryRecord], now: datetime) -> None:
-    """Every try's row and its delivery's new state, in one transaction."""
+async def record_tries(
+    conn: asyncpg.Connection, tries: Sequence[TryRecord], now: datetime, lease_until: datetime
+) -> None:
+    """Every try's row and its delivery's new state (unless redelivered meanwhile), in one
+    transaction."""
     async with conn.transaction():
         await conn.execute(
             Q.record_attempts,
@@ -247,6 +250,7 @@ async def record_tries(conn: asyncpg.Connection, tries: Sequence[TryRecord], now
             [t.delivery_status for t in tries],
             [t.next_try_at for t in tries],
             now,
+            lease_until,
         )
 
 

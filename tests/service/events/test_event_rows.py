@@ -7,12 +7,16 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import msgspec
 
+from schemas.events import EVENT_TYPES
 from schemas.messages import SendMessagesRequest
+from schemas.webhooks import WebhookCreate
 from service.accounts import logic as accounts
 from service.events import logic as events
 from service.events import store
 from service.messages import logic as messages
 from service.settings import Settings
+from service.webhooks import delivery
+from service.webhooks import logic as webhooks
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -105,3 +109,43 @@ async def test_a_mark_settles_once_every_earlier_writer_has_ended(
     finally:
         await slow.close()
         await late.close()
+
+
+async def test_fanning_out_again_adds_no_deliveries(
+    isolated: tuple[asyncpg.Pool, Settings],
+) -> None:
+    pool, settings = isolated
+    sid = (await accounts.create_account(pool, "fanout")).account_sid
+    await webhooks.create_endpoint(
+        pool,
+        account_sid=sid,
+        request=WebhookCreate(url="https://hooks.example.com/x", event_types=list(EVENT_TYPES)),
+        allow_loopback=False,
+        now=NOW,
+    )
+    await messages.accept_send(pool, account_sid=sid, request=request(3), now=NOW)
+
+    async def fan_out() -> int:
+        return await delivery.fan_out(
+            pool, base_url=settings.public_base_url, now=NOW, retry_window=timedelta(hours=24)
+        )
+
+    assert await fan_out() == 4
+    assert await fan_out() == 0, "nothing new"
+    # As after a crash that lost the cursor's move: the same events again add nothing.
+    await pool.execute("UPDATE event_fanout SET cursor = 0, mark_id = NULL, mark_xmax = NULL")
+    await fan_out()
+    assert await pool.fetchval("SELECT count(*) FROM webhook_deliveries") == 4
+    # Small batches cover the same ground.
+    await pool.execute("DELETE FROM webhook_deliveries")
+    await pool.execute("UPDATE event_fanout SET cursor = 0, mark_id = NULL, mark_xmax = NULL")
+    assert (
+        await delivery.fan_out(
+            pool,
+            base_url=settings.public_base_url,
+            now=NOW,
+            retry_window=timedelta(hours=24),
+            batch_events=1,
+        )
+        == 4
+    )

@@ -9,12 +9,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import httpx
 import msgspec
 from litestar import Litestar, Request, Response, post
+from litestar.params import PathParameter
 
 from sandbox.serving import serve_asgi
 from schemas.events import EVENT_TYPES
@@ -55,7 +56,9 @@ async def serve_receiver() -> AsyncIterator[Receiver]:
     receiver = Receiver()
 
     @post("/{path:path}", status_code=200)
-    async def hook(request: Request[Any, Any, Any], path: str) -> Response[str]:
+    async def hook(
+        request: Request[Any, Any, Any], path: Annotated[str, PathParameter()]
+    ) -> Response[str]:
         receiver.requests.append(
             Received(path.lstrip("/"), dict(request.headers), await request.body())
         )

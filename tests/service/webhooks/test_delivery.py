@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import httpx
 
+from service import ids
 from service.settings import Settings
 from service.webhooks import delivery, store
 from tests.conftest import run_worker
@@ -264,15 +265,40 @@ async def test_deleting_an_endpoint_mid_delivery_drops_its_tries(
     await delivery.fan_out(
         pool, base_url=settings.public_base_url, now=now, retry_window=timedelta(hours=24)
     )
-    claimed = await store.claim_due_deliveries(pool, now, 1000, now + timedelta(minutes=2))
+    lease_until = now + timedelta(minutes=2)
+    claimed = await store.claim_due_deliveries(pool, now, 1000, lease_until)
     mine = [c for c in claimed if c.url == "https://hooks.example.com/gone"]
     assert len(mine) == 1
     assert (await client.delete(f"/v1/Webhooks/{webhook['id']}")).status_code == 204
     outcome = delivery.TryOutcome(status_code=200)
     records = [delivery.record_try(c, outcome, now, random.Random(1)) for c in claimed]
     async with pool.acquire() as conn:
-        await store.record_tries(conn, records, now)
+        await store.record_tries(conn, records, now, lease_until)
     gone = await pool.fetchval(
         "SELECT count(*) FROM webhook_attempts WHERE delivery_id = $1", mine[0].id
     )
     assert gone == 0
+
+
+async def test_a_redelivery_asked_for_during_a_try_stands(
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
+) -> None:
+    webhook = await create_webhook(client, "https://hooks.example.com/busy", [DELIVERED])
+    await send_and_settle(client, sandbox, settings, ["+15558675310"])
+    now = datetime.now(UTC)
+    await delivery.fan_out(
+        pool, base_url=settings.public_base_url, now=now, retry_window=timedelta(hours=24)
+    )
+    lease_until = now + timedelta(minutes=2)
+    claimed = await store.claim_due_deliveries(pool, now, 1000, lease_until)
+    [mine] = [c for c in claimed if c.url == "https://hooks.example.com/busy"]
+    path = f"/v1/Webhooks/{webhook['id']}/Deliveries/{ids.encode(ids.DELIVERY, mine.id)}/Redeliver"
+    assert (await client.post(path)).status_code == 202
+    outcome = delivery.TryOutcome(status_code=200)
+    records = [delivery.record_try(c, outcome, now, random.Random(1)) for c in claimed]
+    async with pool.acquire() as conn:
+        await store.record_tries(conn, records, now, lease_until)
+    [after] = await deliveries_of(client, webhook["id"])
+    assert (after["status"], after["tries"]) == ("PENDING", 1), "the redelivery is still due"
+    assert after["nextTryAt"] is not None
+    assert [a["statusCode"] for a in after["attempts"]] == [200]
