@@ -49,34 +49,6 @@ async def send_messages(
     allow_loopback: bool = False,
 ) -> Accepted:
     """Accept a send, honouring an Idempotency-Key: a repeat replays the first operation."""
-    accepted = await _accept_once(
-        pool,
-        account_sid=account_sid,
-        request=request,
-        raw_body=raw_body,
-        idempotency_key=idempotency_key,
-        now=now,
-        unregistered_mps=unregistered_mps,
-        allow_loopback=allow_loopback,
-    )
-    if request.status_callback is None:
-        return accepted
-    # Also for a replay: the first answer showed the secret too.
-    secret = await store.status_callback_secret(pool, accepted.operation_id)
-    return msgspec.structs.replace(accepted, status_callback_secret=secret)
-
-
-async def _accept_once(
-    pool: asyncpg.Pool,
-    *,
-    account_sid: str,
-    request: wire.SendMessagesRequest,
-    raw_body: bytes,
-    idempotency_key: str | None,
-    now: datetime,
-    unregistered_mps: float | None,
-    allow_loopback: bool,
-) -> Accepted:
     accept = functools.partial(
         accept_send,
         pool,
@@ -88,16 +60,26 @@ async def _accept_once(
     )
     if idempotency_key is None:
         operation_id, due_now = await accept()
-        return Accepted(operation_id, due_now, replayed=False)
+        return await _with_secret(pool, request, Accepted(operation_id, due_now, replayed=False))
     begun = await idempotency.begin(pool, account_sid, idempotency_key, raw_body, now)
     if isinstance(begun, uuid.UUID):
-        return Accepted(begun, due_now=False, replayed=True)
+        return await _with_secret(pool, request, Accepted(begun, due_now=False, replayed=True))
     try:
         operation_id, due_now = await accept(claim=begun)
     except BaseException:
         await idempotency.release(pool, begun)
         raise
-    return Accepted(operation_id, due_now, replayed=False)
+    return await _with_secret(pool, request, Accepted(operation_id, due_now, replayed=False))
+
+
+async def _with_secret(
+    pool: asyncpg.Pool, request: wire.SendMessagesRequest, accepted: Accepted
+) -> Accepted:
+    """The answer shows the statusCallback's signing secret (a replay's too, as the first)."""
+    if request.status_callback is None:
+        return accepted
+    secret = await store.status_callback_secret(pool, accepted.operation_id)
+    return msgspec.structs.replace(accepted, status_callback_secret=secret)
 
 
 async def accept_send(

@@ -8,16 +8,14 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import msgspec
 
-from schemas.events import EVENT_TYPES
 from schemas.messages import SendMessagesRequest
-from schemas.webhooks import WebhookCreate
 from service.accounts import logic as accounts
 from service.messages import logic
 from service.retention import logic as retention
 from service.settings import Settings
 from service.suppressions import store as suppression_store
 from service.webhooks import delivery
-from service.webhooks import logic as webhook_logic
+from tests.service.webhooks.helpers import endpoint_for_every_event
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 REQUEST = msgspec.convert(
@@ -109,13 +107,7 @@ async def test_events_and_webhook_deliveries_go_with_their_operations(
 ) -> None:
     pool, settings = isolated
     sid = (await accounts.create_account(pool, "retention")).account_sid
-    await webhook_logic.create_endpoint(
-        pool,
-        account_sid=sid,
-        request=WebhookCreate(url="https://hooks.example.com/x", event_types=list(EVENT_TYPES)),
-        allow_loopback=False,
-        now=NOW,
-    )
+    await endpoint_for_every_event(pool, sid)
     with_callback = msgspec.structs.replace(REQUEST, status_callback="https://hooks.example.com/o")
     for i in range(OPERATIONS_OLD := retention.OPERATIONS_PER_BATCH + 5):
         await logic.accept_send(

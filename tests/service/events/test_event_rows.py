@@ -7,16 +7,14 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import msgspec
 
-from schemas.events import EVENT_TYPES
 from schemas.messages import SendMessagesRequest
-from schemas.webhooks import WebhookCreate
 from service.accounts import logic as accounts
 from service.events import logic as events
 from service.events import store
 from service.messages import logic as messages
 from service.settings import Settings
 from service.webhooks import delivery
-from service.webhooks import logic as webhooks
+from tests.service.webhooks.helpers import endpoint_for_every_event
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -116,13 +114,7 @@ async def test_fanning_out_again_adds_no_deliveries(
 ) -> None:
     pool, settings = isolated
     sid = (await accounts.create_account(pool, "fanout")).account_sid
-    await webhooks.create_endpoint(
-        pool,
-        account_sid=sid,
-        request=WebhookCreate(url="https://hooks.example.com/x", event_types=list(EVENT_TYPES)),
-        allow_loopback=False,
-        now=NOW,
-    )
+    await endpoint_for_every_event(pool, sid)
     await messages.accept_send(pool, account_sid=sid, request=request(3), now=NOW)
 
     async def fan_out() -> int:

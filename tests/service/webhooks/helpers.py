@@ -8,7 +8,7 @@ import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
@@ -19,7 +19,9 @@ from litestar.params import PathParameter
 
 from sandbox.serving import serve_asgi
 from schemas.events import EVENT_TYPES
+from schemas.webhooks import WebhookCreate
 from service.settings import Settings
+from service.webhooks import logic as webhook_logic
 from tests.conftest import run_worker
 from tests.service.lists import send
 from workers.webhooks import relay_events, webhook_client
@@ -123,3 +125,14 @@ async def send_and_settle(
     await run_worker(settings)
     await sandbox.post("/sandbox/drain")
     return operation_id
+
+
+async def endpoint_for_every_event(pool: asyncpg.Pool, account_sid: str) -> None:
+    """An endpoint of the account subscribed to every event type (through the real logic)."""
+    await webhook_logic.create_endpoint(
+        pool,
+        account_sid=account_sid,
+        request=WebhookCreate(url="https://hooks.example.com/x", event_types=ALL_TYPES),
+        allow_loopback=False,
+        now=datetime.now(UTC),
+    )

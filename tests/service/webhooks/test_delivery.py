@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 import asyncpg
 import httpx
@@ -256,10 +257,23 @@ async def test_a_status_callback_is_checked_like_a_webhook_url(client: httpx.Asy
     assert "statusCallbackSecret" not in plain.json()
 
 
-async def test_deleting_an_endpoint_mid_delivery_drops_its_tries(
-    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
-) -> None:
-    webhook = await create_webhook(client, "https://hooks.example.com/gone", [DELIVERED])
+class Claimed(NamedTuple):
+    webhook: dict[str, Any]
+    claimed: list[store.ClaimedDelivery]
+    mine: store.ClaimedDelivery
+    lease_until: datetime
+
+
+async def claim_a_delivery(
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    url: str,
+) -> Claimed:
+    """A delivered message's event fanned out to a new endpoint at `url`, and claimed (as a
+    worker does before its call)."""
+    webhook = await create_webhook(client, url, [DELIVERED])
     await send_and_settle(client, sandbox, settings, ["+15558675310"])
     now = datetime.now(UTC)
     await delivery.fan_out(
@@ -267,15 +281,27 @@ async def test_deleting_an_endpoint_mid_delivery_drops_its_tries(
     )
     lease_until = now + timedelta(minutes=2)
     claimed = await store.claim_due_deliveries(pool, now, 1000, lease_until)
-    mine = [c for c in claimed if c.url == "https://hooks.example.com/gone"]
-    assert len(mine) == 1
-    assert (await client.delete(f"/v1/Webhooks/{webhook['id']}")).status_code == 204
+    [mine] = [c for c in claimed if c.url == url]
+    return Claimed(webhook, claimed, mine, lease_until)
+
+
+async def answer_all_with_200(pool: asyncpg.Pool, claim: Claimed) -> None:
+    """Record a 200 for every claimed delivery, as the worker does after its calls."""
+    now = datetime.now(UTC)
     outcome = delivery.TryOutcome(status_code=200)
-    records = [delivery.record_try(c, outcome, now, random.Random(1)) for c in claimed]
+    records = [delivery.record_try(c, outcome, now, random.Random(1)) for c in claim.claimed]
     async with pool.acquire() as conn:
-        await store.record_tries(conn, records, now, lease_until)
+        await store.record_tries(conn, records, now, claim.lease_until)
+
+
+async def test_deleting_an_endpoint_mid_delivery_drops_its_tries(
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
+) -> None:
+    claim = await claim_a_delivery(client, sandbox, settings, pool, "https://hooks.example.com/g")
+    assert (await client.delete(f"/v1/Webhooks/{claim.webhook['id']}")).status_code == 204
+    await answer_all_with_200(pool, claim)
     gone = await pool.fetchval(
-        "SELECT count(*) FROM webhook_attempts WHERE delivery_id = $1", mine[0].id
+        "SELECT count(*) FROM webhook_attempts WHERE delivery_id = $1", claim.mine.id
     )
     assert gone == 0
 
@@ -283,22 +309,12 @@ async def test_deleting_an_endpoint_mid_delivery_drops_its_tries(
 async def test_a_redelivery_asked_for_during_a_try_stands(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
 ) -> None:
-    webhook = await create_webhook(client, "https://hooks.example.com/busy", [DELIVERED])
-    await send_and_settle(client, sandbox, settings, ["+15558675310"])
-    now = datetime.now(UTC)
-    await delivery.fan_out(
-        pool, base_url=settings.public_base_url, now=now, retry_window=timedelta(hours=24)
-    )
-    lease_until = now + timedelta(minutes=2)
-    claimed = await store.claim_due_deliveries(pool, now, 1000, lease_until)
-    [mine] = [c for c in claimed if c.url == "https://hooks.example.com/busy"]
-    path = f"/v1/Webhooks/{webhook['id']}/Deliveries/{ids.encode(ids.DELIVERY, mine.id)}/Redeliver"
+    claim = await claim_a_delivery(client, sandbox, settings, pool, "https://hooks.example.com/b")
+    webhook_id, delivery_id = claim.webhook["id"], ids.encode(ids.DELIVERY, claim.mine.id)
+    path = f"/v1/Webhooks/{webhook_id}/Deliveries/{delivery_id}/Redeliver"
     assert (await client.post(path)).status_code == 202
-    outcome = delivery.TryOutcome(status_code=200)
-    records = [delivery.record_try(c, outcome, now, random.Random(1)) for c in claimed]
-    async with pool.acquire() as conn:
-        await store.record_tries(conn, records, now, lease_until)
-    [after] = await deliveries_of(client, webhook["id"])
+    await answer_all_with_200(pool, claim)
+    [after] = await deliveries_of(client, webhook_id)
     assert (after["status"], after["tries"]) == ("PENDING", 1), "the redelivery is still due"
     assert after["nextTryAt"] is not None
     assert [a["statusCode"] for a in after["attempts"]] == [200]
