@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -21,6 +22,10 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # A name that takes longer than this to resolve is refused rather than waited on.
 RESOLVE_TIMEOUT_S = 5.0
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+# A DNS name as it goes on the wire (IDNA names in their xn-- form).
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+)
 
 
 class RefusedDestination(Exception):
@@ -54,7 +59,10 @@ def check_url(url: str, *, allow_loopback: bool) -> tuple[str, int]:
         port = parts.port
     except ValueError as exc:
         raise RefusedDestination("not a valid URL") from exc
-    host = (parts.hostname or "").rstrip(".").lower()
+    try:
+        host = (parts.hostname or "").rstrip(".").lower().encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise RefusedDestination("not a valid host name") from exc
     if parts.scheme not in ("https", "http") or not host:
         raise RefusedDestination("must be an https URL")
     if parts.username or parts.password:
@@ -69,6 +77,8 @@ def check_url(url: str, *, allow_loopback: bool) -> tuple[str, int]:
         if reason:
             raise RefusedDestination(f"refused: {reason}")
         loopback = literal.is_loopback
+    elif not _HOST_NAME.match(host):
+        raise RefusedDestination("not a valid host name")
     elif loopback and not allow_loopback:
         raise RefusedDestination("refused: loopback address")
     if parts.scheme == "http" and not (loopback and allow_loopback):
