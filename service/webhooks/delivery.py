@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import asyncpg
 import httpx
 import msgspec
+import structlog
 
 from service import ids
 from service.events import logic as events
@@ -28,6 +29,8 @@ from service.events import store as event_store
 from service.webhooks import retries, store
 from service.webhooks.destinations import RefusedDestination, check_destination
 from service.webhooks.signing import signed_headers
+
+log = structlog.get_logger(__name__)
 
 FANOUT_BATCH_EVENTS = 2000
 RESPONSE_KEPT_BYTES = 1024
@@ -207,6 +210,14 @@ async def send_one(
         return TryOutcome(
             error=f"{type(exc).__name__}: {str(exc)[:200]}",
             duration_ms=_elapsed_ms(monotonic, started),
+        )
+    except Exception as exc:
+        # The receiver is anyone's server: an answer the transport cannot even map to an httpx
+        # error is this try's failure, recorded and retried, not the batch's (whose other
+        # deliveries would then all be sent again when their lease ends).
+        log.exception("webhook delivery failed unexpectedly", url=delivery.url)
+        return TryOutcome(
+            error=f"unexpected: {type(exc).__name__}", duration_ms=_elapsed_ms(monotonic, started)
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -318,3 +319,33 @@ async def test_a_redelivery_asked_for_during_a_try_stands(
     assert (after["status"], after["tries"]) == ("PENDING", 1), "the redelivery is still due"
     assert after["nextTryAt"] is not None
     assert [a["statusCode"] for a in after["attempts"]] == [200]
+
+
+async def test_a_receiver_answering_garbage_fails_only_its_try(
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
+) -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with serve_receiver() as receiver:
+            broken = await create_webhook(client, f"http://127.0.0.1:{port}/x", [DELIVERED])
+            fine = await create_webhook(client, f"{receiver.url}/fine", [DELIVERED])
+            await send_and_settle(client, sandbox, settings, ["+15558675310"])
+            await relay(pool, settings)
+            assert len(receiver.on("fine")) == 1
+    finally:
+        server.close()
+        await server.wait_closed()
+    [failed] = await deliveries_of(client, broken["id"])
+    assert failed["status"] == "PENDING"
+    [attempt] = failed["attempts"]
+    assert attempt["statusCode"] is None
+    assert attempt["error"]
+    [ok] = await deliveries_of(client, fine["id"])
+    assert ok["status"] == "SUCCEEDED"
