@@ -37,6 +37,8 @@ from service.messages.logic import operation_url
 
 # Events read per round trip of a stream.
 STREAM_BATCH = 500
+# An idle stream says something this often, so proxies do not close it as dead.
+KEEPALIVE_S = 15.0
 
 
 class Mark(msgspec.Struct, frozen=True):
@@ -109,8 +111,9 @@ async def open_operation_stream(
     base_url: str,
     poll_s: float,
     pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> AsyncIterator[CloudEvent]:
-    """The operation's events after Last-Event-ID, as they happen; ends once it is finished.
+) -> AsyncIterator[CloudEvent | None]:
+    """The operation's events after Last-Event-ID, as they happen (None: a keep-alive after
+    KEEPALIVE_S without any); ends once it is finished.
 
     Checks happen here, before the stream starts, so a wrong id is a plain 404.
     """
@@ -129,7 +132,7 @@ async def _follow(
     base_url: str,
     poll_s: float,
     pause: Callable[[float], Awaitable[None]],
-) -> AsyncIterator[CloudEvent]:
+) -> AsyncIterator[CloudEvent | None]:
     """Poll for settled events; a connection is held only for each poll, never while idle.
 
     The stream ends once the operation is COMPLETED or CANCELED with every message terminal
@@ -138,6 +141,7 @@ async def _follow(
     pending: Mark | None = await take_mark(pool)
     horizon = 0  # events up to here are final
     finishing: Mark | None = None
+    idle_s = 0.0
     while True:
         async with pool.acquire() as conn:
             if pending is not None and await is_settled(conn, pending):
@@ -162,5 +166,11 @@ async def _follow(
             cursor = row.id
         if caught_up and finishing is not None and horizon >= finishing.last_id:
             return
-        if not rows:
-            await pause(poll_s)
+        if rows:
+            idle_s = 0.0
+            continue
+        if idle_s >= KEEPALIVE_S:
+            idle_s = 0.0
+            yield None
+        await pause(poll_s)
+        idle_s += poll_s

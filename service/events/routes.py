@@ -92,6 +92,6 @@ class OperationEventsController(Controller):
 
         async def messages() -> AsyncIterator[ServerSentEventMessage]:
             async for event in events:
-                yield _sse_message(event)
+                yield _sse_message(event) if event else ServerSentEventMessage(comment="idle")
 
         return ServerSentEvent(messages())

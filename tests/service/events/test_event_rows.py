@@ -8,6 +8,7 @@ import asyncpg
 import msgspec
 
 from schemas.messages import SendMessagesRequest
+from service import ids
 from service.accounts import logic as accounts
 from service.events import logic as events
 from service.events import store
@@ -141,3 +142,36 @@ async def test_fanning_out_again_adds_no_deliveries(
         )
         == 4
     )
+
+
+async def test_an_idle_stream_sends_keepalives_and_holds_no_connection(
+    isolated: tuple[asyncpg.Pool, Settings],
+) -> None:
+    pool, settings = isolated
+    sid = (await accounts.create_account(pool, "idle")).account_sid
+    later = request(1, schedule={"sendAt": [(datetime.now(UTC) + timedelta(days=1)).isoformat()]})
+    operation_id, _ = await messages.accept_send(
+        pool, account_sid=sid, request=later, now=datetime.now(UTC)
+    )
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        # The stream waits between polls: by then it has given its connection back.
+        assert pool.get_idle_size() == pool.get_size()
+        pauses.append(seconds)
+
+    stream = await events.open_operation_stream(
+        pool,
+        account_sid=sid,
+        operation_id=ids.encode(ids.OPERATION, operation_id),
+        last_event_id=None,
+        base_url=settings.public_base_url,
+        poll_s=events.KEEPALIVE_S,
+        pause=pause,
+    )
+    first = await anext(stream)
+    assert first is not None
+    assert first.type == "com.twilio.comms-api.operation.scheduled"
+    assert await anext(stream) is None, "a keep-alive after KEEPALIVE_S of nothing"
+    assert pauses == [events.KEEPALIVE_S]
+    await stream.aclose()
