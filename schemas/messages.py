@@ -128,12 +128,33 @@ class SendMessagesRequest(msgspec.Struct, kw_only=True, rename="camel"):
     validity_period: (
         Annotated[int, msgspec.Meta(description="Seconds, 1..36,000 (default 36,000).")] | None
     ) = None
-    status_callback: str | None = None
+    status_callback: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="(ext) An https URL of a public host that receives this operation's "
+                "events, as webhooks do (CloudEvents, Standard Webhooks signatures with the "
+                "`statusCallbackSecret` of the answer, retries for 24 h).",
+                examples=["https://hooks.example.com/operations"],
+            ),
+        ]
+        | None
+    ) = None
 
 
-class SendMessagesAccepted(msgspec.Struct, rename="camel"):
+class SendMessagesAccepted(msgspec.Struct, rename="camel", omit_defaults=True):
     operation_id: str
     operation_location: str
+    status_callback_secret: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="(ext) With a `statusCallback`: the Standard Webhooks secret its "
+                "deliveries are signed with (`whsec_…`)."
+            ),
+        ]
+        | None
+    ) = None
 
 
 class AddressOut(msgspec.Struct):

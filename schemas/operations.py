@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -31,13 +31,17 @@ class OperationStats(msgspec.Struct):
     canceled: int
 
 
-class OperationRead(msgspec.Struct, rename="camel"):
+class OperationRead(msgspec.Struct, rename="camel", omit_defaults=True):
     id: str
     status: OperationStatus
     tags: Tags
     stats: OperationStats
     created_at: str
     updated_at: str
+    status_callback: Annotated[
+        str | None,
+        msgspec.Meta(description="(ext) The send's statusCallback URL; absent when none."),
+    ] = None
 
 
 class OperationsPage(msgspec.Struct):

@@ -35,6 +35,7 @@ from service.errors import (
     Problem,
     info_url,
 )
+from service.events.routes import OperationEventsController
 from service.health.routes import healthz, readyz
 from service.messages.routes import MessagesController
 from service.metrics.routes import metrics
@@ -44,15 +45,18 @@ from service.settings import Settings
 from service.state import AppState
 from service.suppressions.routes import InboundMessagesController, SuppressionsController
 from service.text_guard import refuse_nul_characters
+from service.webhooks.routes import WebhooksController
 
 log = structlog.get_logger(__name__)
 
 API_CONTROLLERS = [
     MessagesController,
     OperationsController,
+    OperationEventsController,
     SendersController,
     SenderPoolsController,
     SuppressionsController,
+    WebhooksController,
 ]
 
 

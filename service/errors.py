@@ -14,6 +14,9 @@ CODE_INVALID_FIELD = 90001
 CODE_INVALID_PAGE_TOKEN = 90002
 CODE_BODY_TOO_LARGE = 90003
 CODE_TEMPLATE_RENDER = 90004
+CODE_INVALID_URL = 90030
+CODE_TOO_MANY_WEBHOOKS = 90031
+CODE_UNKNOWN_EVENT_TYPE = 90032
 CODE_INTERNAL = 90500
 CODE_UNAVAILABLE = 90503
 
@@ -22,6 +25,10 @@ OWN_CODES: dict[int, str] = {
     CODE_INVALID_PAGE_TOKEN: "The page token is malformed.",
     CODE_BODY_TOO_LARGE: "The request body is larger than the configured limit.",
     CODE_TEMPLATE_RENDER: "A message's template failed to render with its recipient's variables.",
+    CODE_INVALID_URL: "The URL is not an https URL of a public host (private, loopback and "
+    "link-local addresses are refused).",
+    CODE_TOO_MANY_WEBHOOKS: "The account has the maximum number of webhook endpoints.",
+    CODE_UNKNOWN_EVENT_TYPE: "Not a known event type.",
     CODE_INTERNAL: "Internal error.",
     90020: "No sender of the send can reach any of the recipient's addresses (unaddressable).",
     90409: "A request with this Idempotency-Key is still in flight.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import secrets
@@ -18,6 +19,7 @@ SENDER = "comms_sender"
 SENDER_POOL = "comms_senderpool"
 WEBHOOK = "comms_webhook"
 ATTEMPT = "comms_attempt"
+DELIVERY = "comms_delivery"
 
 _SUFFIX = r"[0-7][a-hjkmnpqrstv-z0-9]{25}"
 
@@ -98,3 +100,8 @@ def api_key_sid() -> str:
 
 def secret() -> str:
     return secrets.token_hex(16)
+
+
+def signing_secret() -> str:
+    """A Standard Webhooks signing secret: `whsec_` + base64 of 24 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()

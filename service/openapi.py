@@ -10,6 +10,7 @@ from litestar.openapi.spec import Example
 from schemas.errors import ErrorBody
 from schemas.messages import DryRunResult
 from schemas.operations import CancelOperationAccepted, OperationErrorsPage
+from schemas.webhooks import WebhookCreated
 from service.errors import OWN_CODES
 
 _TWILIO_CODES = {
@@ -210,3 +211,32 @@ DRY_RUN_RESULT = ResponseSpec(
         )
     ],
 )
+
+WEBHOOK_CREATE_RESPONSES: dict[int, ResponseSpec] = {
+    400: _error(
+        "Invalid endpoint: not an https URL of a public host, an unknown event type, or the "
+        "account has 20 endpoints already",
+        90030,
+        "Invalid URL: refused: private or reserved address",
+        "$.url",
+    ),
+    201: ResponseSpec(
+        data_container=WebhookCreated,
+        generate_examples=False,
+        description="Created; the signing secret is shown this once. `Location` is its URL.",
+        examples=[
+            Example(
+                value={
+                    "id": "comms_webhook_01m8h0jzqsechs3yv6kh2qxj5m",
+                    "url": "https://hooks.example.com/comms",
+                    "eventTypes": [
+                        "com.twilio.comms-api.message.delivered",
+                        "com.twilio.comms-api.operation.completed",
+                    ],
+                    "createdAt": "2026-11-25T10:00:00.123Z",
+                    "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                }
+            )
+        ],
+    ),
+}

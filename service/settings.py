@@ -38,6 +38,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     send_batch_size: int = 500
     claim_lease_s: int = 60
     retention_days: int = 7
+    # Webhooks and statusCallbacks (ext): outbound calls to users' URLs.
+    webhook_timeout_s: float = 10.0
+    webhook_max_connections: int = 64
+    webhook_concurrency: int = 16
+    webhook_retry_hours: float = 24.0
+    # How often an idle SSE stream looks for new events (it holds no connection meanwhile).
+    sse_poll_interval_s: float = 0.5
     db_pool_min: int = 2
     db_pool_max: int = 20
     log_format: str = "auto"  # auto | json | console
@@ -46,6 +53,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def callbacks_url(self) -> str:
         return (self.callback_base_url or self.public_base_url).rstrip("/")
+
+    @property
+    def webhook_loopback_allowed(self) -> bool:
+        """Webhook URLs on loopback (and over http there) are allowed only in dev and test."""
+        return self.environment in ("development", "test")
 
     @property
     def is_production(self) -> bool:

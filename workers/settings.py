@@ -10,7 +10,6 @@ import httpx
 import msgspec
 import structlog
 from arq import cron
-from httpx_aiohttp import HttpxAiohttpClient
 
 from schemas.jobs import DispatchOperation
 from service import db, logs, queue
@@ -24,19 +23,14 @@ from workers.channels.sms import MessagesApiChannel
 from workers.channels.whatsapp import WhatsAppChannel
 from workers.dispatch import Dispatcher
 from workers.ratelimit import RateLimiter, SenderLeases
+from workers.webhooks import pooled_client, relay_events, webhook_client
 
 log = structlog.get_logger(__name__)
 
 
 def provider_client(settings: Settings) -> httpx.AsyncClient:
     """The one client for provider calls: httpx's API over aiohttp's faster connection pool."""
-    return HttpxAiohttpClient(
-        timeout=httpx.Timeout(settings.provider_timeout_s, connect=5.0),
-        limits=httpx.Limits(
-            max_connections=settings.provider_max_connections,
-            max_keepalive_connections=settings.provider_max_connections,
-        ),
-    )
+    return pooled_client(settings.provider_timeout_s, settings.provider_max_connections)
 
 
 def build_dispatcher(
@@ -82,6 +76,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     ctx["http"] = provider_client(settings)
+    ctx["webhook_http"] = webhook_client(settings)
     ctx["dispatcher"] = build_dispatcher(
         settings,
         ctx["pool"],
@@ -95,6 +90,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["http"].aclose()
+    await ctx["webhook_http"].aclose()
     await ctx["pool"].close()
 
 
@@ -115,7 +111,8 @@ async def send_due(ctx: dict[str, Any]) -> int:
 
 
 async def purge_expired(ctx: dict[str, Any]) -> int:
-    """Hourly: operations, messages and attempts past retention; expired idempotency keys."""
+    """Hourly: operations with their messages, attempts, events and webhook deliveries past
+    retention; expired idempotency keys."""
     settings: Settings = ctx["settings"]
     dispatcher: Dispatcher = ctx["dispatcher"]
     return await retention.purge(
@@ -128,6 +125,7 @@ class WorkerSettings:
     cron_jobs = [
         cron(send_due, second=set(range(60)), unique=True, run_at_startup=True),
         cron(purge_expired, minute=17, second=0, unique=True, timeout=3600),
+        cron(relay_events, second=set(range(60)), unique=True, timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown

@@ -40,6 +40,7 @@ async def preview_send(
     request: wire.SendMessagesRequest,
     now: datetime,
     unregistered_mps: float | None = None,
+    allow_loopback: bool = False,
 ) -> wire.DryRunResult:
     """Everything a send would do, per recipient; raises ValidationFailed like a send."""
     plan, capacity = await logic.prepare_send(
@@ -48,6 +49,7 @@ async def preview_send(
         request=request,
         now=now,
         unregistered_mps=unregistered_mps,
+        allow_loopback=allow_loopback,
     )
     rows = logic.planned_messages(plan, account_sid, capacity, now)
     suppressed = await suppression_store.suppressed_addresses(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any, get_args
@@ -22,6 +23,7 @@ from service.pagination import Position, decode_position, position_page, query_f
 from service.senders import kinds
 from service.senders import logic as sender_logic
 from service.senders import rates as sender_rates
+from service.webhooks import logic as webhooks
 
 CODE_QUEUE_OVERFLOW = 30001
 QUEUE_OVERFLOW_MESSAGE = "Queue overflow: the sender's backlog outlasts the validity period"
@@ -31,6 +33,8 @@ class Accepted(msgspec.Struct, frozen=True):
     operation_id: uuid.UUID
     due_now: bool
     replayed: bool
+    # The statusCallback's signing secret, when the send has one.
+    status_callback_secret: str | None = None
 
 
 async def send_messages(
@@ -42,33 +46,40 @@ async def send_messages(
     idempotency_key: str | None,
     now: datetime,
     unregistered_mps: float | None = None,
+    allow_loopback: bool = False,
 ) -> Accepted:
     """Accept a send, honouring an Idempotency-Key: a repeat replays the first operation."""
+    accept = functools.partial(
+        accept_send,
+        pool,
+        account_sid=account_sid,
+        request=request,
+        now=now,
+        unregistered_mps=unregistered_mps,
+        allow_loopback=allow_loopback,
+    )
     if idempotency_key is None:
-        operation_id, due_now = await accept_send(
-            pool,
-            account_sid=account_sid,
-            request=request,
-            now=now,
-            unregistered_mps=unregistered_mps,
-        )
-        return Accepted(operation_id, due_now, replayed=False)
+        operation_id, due_now = await accept()
+        return await _with_secret(pool, request, Accepted(operation_id, due_now, replayed=False))
     begun = await idempotency.begin(pool, account_sid, idempotency_key, raw_body, now)
     if isinstance(begun, uuid.UUID):
-        return Accepted(begun, due_now=False, replayed=True)
+        return await _with_secret(pool, request, Accepted(begun, due_now=False, replayed=True))
     try:
-        operation_id, due_now = await accept_send(
-            pool,
-            account_sid=account_sid,
-            request=request,
-            now=now,
-            claim=begun,
-            unregistered_mps=unregistered_mps,
-        )
+        operation_id, due_now = await accept(claim=begun)
     except BaseException:
         await idempotency.release(pool, begun)
         raise
-    return Accepted(operation_id, due_now, replayed=False)
+    return await _with_secret(pool, request, Accepted(operation_id, due_now, replayed=False))
+
+
+async def _with_secret(
+    pool: asyncpg.Pool, request: wire.SendMessagesRequest, accepted: Accepted
+) -> Accepted:
+    """The answer shows the statusCallback's signing secret (a replay's too, as the first)."""
+    if request.status_callback is None:
+        return accepted
+    secret = await store.status_callback_secret(pool, accepted.operation_id)
+    return msgspec.structs.replace(accepted, status_callback_secret=secret)
 
 
 async def accept_send(
@@ -79,6 +90,7 @@ async def accept_send(
     now: datetime,
     claim: idempotency.Claim | None = None,
     unregistered_mps: float | None = None,
+    allow_loopback: bool = False,
 ) -> tuple[uuid.UUID, bool]:
     """Store the operation and all its messages; return its id and whether any is due now.
 
@@ -86,7 +98,12 @@ async def accept_send(
     delays sending until the worker's periodic claim finds the due messages.
     """
     plan, capacity = await prepare_send(
-        pool, account_sid=account_sid, request=request, now=now, unregistered_mps=unregistered_mps
+        pool,
+        account_sid=account_sid,
+        request=request,
+        now=now,
+        unregistered_mps=unregistered_mps,
+        allow_loopback=allow_loopback,
     )
     operation_id = ids.uuid7()
     message_ids = ids.uuid7_batch(len(plan.recipients))
@@ -103,6 +120,8 @@ async def accept_send(
             validity_period=plan.validity_period,
             total=len(records),
             now=now,
+            status_callback=request.status_callback,
+            status_callback_secret=ids.signing_secret() if request.status_callback else None,
         )
         await store.copy_messages(conn, records)
         if claim is not None:
@@ -217,10 +236,15 @@ async def prepare_send(
     request: wire.SendMessagesRequest,
     now: datetime,
     unregistered_mps: float | None = None,
+    allow_loopback: bool = False,
 ) -> tuple[SendPlan, dict[str, int] | None]:
     """Check a send and size its senders' queues: all accept_send decides before storing."""
     senders, sender_problems = await sender_logic.resolve_from(pool, account_sid, request.from_)
     plan, problems = plan_send(request, now, senders, sender_problems)
+    if request.status_callback is not None:
+        problems += await webhooks.url_problems(
+            request.status_callback, "$.statusCallback", allow_loopback=allow_loopback
+        )
     if problems:
         raise ValidationFailed(problems)
     return plan, await _queue_capacity(pool, plan, unregistered_mps, now)

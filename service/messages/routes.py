@@ -157,6 +157,7 @@ class MessagesController(Controller):
                 request=data,
                 now=comms.clock(),
                 unregistered_mps=comms.settings.unregistered_sender_mps,
+                allow_loopback=comms.settings.webhook_loopback_allowed,
             )
             return Response(preview, status_code=200)
         accepted = await logic.send_messages(
@@ -167,6 +168,7 @@ class MessagesController(Controller):
             idempotency_key=idempotency_key,
             now=comms.clock(),
             unregistered_mps=comms.settings.unregistered_sender_mps,
+            allow_loopback=comms.settings.webhook_loopback_allowed,
         )
         if accepted.due_now:
             try:
@@ -185,7 +187,11 @@ class MessagesController(Controller):
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(
-            SendMessagesAccepted(operation_id=operation, operation_location=location),
+            SendMessagesAccepted(
+                operation_id=operation,
+                operation_location=location,
+                status_callback_secret=accepted.status_callback_secret,
+            ),
             status_code=202,
             headers=headers,
         )

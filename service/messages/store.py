@@ -84,6 +84,8 @@ async def insert_operation(
     validity_period: int,
     total: int,
     now: datetime,
+    status_callback: str | None = None,
+    status_callback_secret: str | None = None,
 ) -> None:
     await conn.execute(
         Q.insert_operation,
@@ -96,7 +98,16 @@ async def insert_operation(
         validity_period,
         total,
         now,
+        status_callback,
+        status_callback_secret,
     )
+
+
+async def status_callback_secret(
+    conn: asyncpg.Connection | asyncpg.Pool, operation_id: uuid.UUID
+) -> str | None:
+    secret: str | None = await conn.fetchval(Q.status_callback_secret, operation_id)
+    return secret
 
 
 async def copy_messages(conn: asyncpg.Connection, records: Sequence[tuple[Any, ...]]) -> None:

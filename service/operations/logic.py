@@ -53,6 +53,7 @@ def present_operation(row: store.OperationRow, counts: store.OperationCounts) ->
         stats=stats,
         created_at=rfc3339(row.created_at),
         updated_at=rfc3339(row.updated_at),
+        status_callback=row.status_callback,
     )
 
 

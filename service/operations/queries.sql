@@ -1,5 +1,5 @@
 -- name: get_operation
-SELECT id, status, tags, total, created_at, updated_at
+SELECT id, status, tags, total, created_at, updated_at, status_callback
 FROM operations WHERE id = $1 AND account_sid = $2;
 
 -- name: status_counts
@@ -29,7 +29,7 @@ GROUP BY operation_id;
 --   none, or only dates → operations_account_created_idx
 -- The btree indexes end in (created_at DESC, id DESC), the list order: the date range ($4, $5)
 -- and the page position ($6, $7) bound one range read that stops after $8 rows.
-SELECT id, status, tags, total, created_at, updated_at
+SELECT id, status, tags, total, created_at, updated_at, status_callback
 FROM operations
 WHERE account_sid = $1
   AND ($2::text IS NULL OR status = $2)

@@ -23,6 +23,7 @@ class OperationRow(msgspec.Struct, frozen=True):
     total: int
     created_at: datetime
     updated_at: datetime
+    status_callback: str | None = None
 
 
 class OperationCounts(msgspec.Struct, frozen=True):

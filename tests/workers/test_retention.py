@@ -1,4 +1,5 @@
-"""Retention deletes old operations with their messages and attempts, in bounded batches."""
+"""Retention deletes old operations with their messages, attempts, events and webhook
+deliveries, in bounded batches."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from service.messages import logic
 from service.retention import logic as retention
 from service.settings import Settings
 from service.suppressions import store as suppression_store
+from service.webhooks import delivery
+from tests.service.webhooks.helpers import endpoint_for_every_event
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 REQUEST = msgspec.convert(
@@ -97,3 +100,45 @@ async def test_remembered_inbound_keyword_sids_are_dropped_after_a_day(
     await retention.purge(pool, now=NOW, retention_days=7)
     kept = await pool.fetch("SELECT message_sid FROM inbound_keywords")
     assert [r["message_sid"] for r in kept] == ["SMnew"]
+
+
+async def test_events_and_webhook_deliveries_go_with_their_operations(
+    isolated: tuple[asyncpg.Pool, Settings],
+) -> None:
+    pool, settings = isolated
+    sid = (await accounts.create_account(pool, "retention")).account_sid
+    await endpoint_for_every_event(pool, sid)
+    with_callback = msgspec.structs.replace(REQUEST, status_callback="https://hooks.example.com/o")
+    for i in range(OPERATIONS_OLD := retention.OPERATIONS_PER_BATCH + 5):
+        await logic.accept_send(
+            pool, account_sid=sid, request=with_callback, now=NOW - timedelta(days=8, seconds=i)
+        )
+    kept, _ = await logic.accept_send(
+        pool, account_sid=sid, request=with_callback, now=NOW - timedelta(days=1)
+    )
+    await delivery.fan_out(
+        pool, base_url=settings.public_base_url, now=NOW, retry_window=timedelta(hours=24)
+    )
+    # 1 operation event + 3 message events per operation, each to the endpoint and the callback.
+    per_operation = 4
+    assert await pool.fetchval("SELECT count(*) FROM events") == per_operation * (
+        OPERATIONS_OLD + 1
+    )
+    assert await pool.fetchval("SELECT count(*) FROM webhook_deliveries") == (
+        2 * per_operation * (OPERATIONS_OLD + 1)
+    )
+    await pool.execute(
+        "INSERT INTO webhook_attempts (id, delivery_id, attempted_at, duration_ms)"
+        " SELECT gen_random_uuid(), id, $1, 1 FROM webhook_deliveries",
+        NOW,
+    )
+
+    first = await retention.purge(pool, now=NOW, retention_days=7, max_batches=1)
+    assert first == retention.OPERATIONS_PER_BATCH * 3, "bounded like the messages"
+    assert await pool.fetchval("SELECT count(*) FROM events") == per_operation * 6
+    await retention.purge(pool, now=NOW, retention_days=7)
+    left = await pool.fetch("SELECT DISTINCT operation_id FROM events")
+    assert [r["operation_id"] for r in left] == [kept]
+    left = await pool.fetch("SELECT DISTINCT operation_id FROM webhook_deliveries")
+    assert [r["operation_id"] for r in left] == [kept]
+    assert await pool.fetchval("SELECT count(*) FROM webhook_attempts") == 2 * per_operation

@@ -1,0 +1,176 @@
+"""Events: reading the rows the triggers write, in order, as CloudEvents.
+
+Ordering. Event ids come from a sequence, handed out when a row is inserted, but transactions
+commit in another order: a reader that saw id 101 committed may later find 100 appear. So
+readers never read past a *settled mark*: the sequence's last value S read first, then the
+snapshot's xmax X in a later statement. Every transaction that took an id up to S had its xid
+before X; once the oldest running xid is at least X (all of them ended), no row with an id up
+to S can still appear. Readers keep one mark pending and read up to the last settled one, so
+what they hand out is gap-free and never reordered. A long transaction delays events (never
+loses them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from schemas.events import (
+    EVENT_TYPE_PREFIX,
+    CloudEvent,
+    EventAddress,
+    MessageCloudEvent,
+    MessageEventData,
+    OperationCloudEvent,
+    OperationEventData,
+)
+from service import ids
+from service.clock import rfc3339
+from service.errors import CODE_INVALID_FIELD, NotFound, Problem, ValidationFailed
+from service.events import store
+from service.messages.logic import operation_url
+
+# Events read per round trip of a stream.
+STREAM_BATCH = 500
+# An idle stream says something this often, so proxies do not close it as dead.
+KEEPALIVE_S = 15.0
+
+
+class Mark(msgspec.Struct, frozen=True):
+    """Events with ids up to last_id are final once every xid below xmax has ended."""
+
+    last_id: int
+    xmax: int
+
+
+async def take_mark(conn: store.Connection) -> Mark:
+    last_id = await store.last_event_id(conn)
+    return Mark(last_id, await store.snapshot_xmax(conn))
+
+
+async def is_settled(conn: store.Connection, mark: Mark) -> bool:
+    return await store.settled(conn, mark.xmax)
+
+
+def render_event(row: store.EventRow, base_url: str) -> CloudEvent:
+    operation = ids.encode(ids.OPERATION, row.operation_id)
+    envelope: dict[str, Any] = {
+        "id": str(row.id),
+        "source": operation_url(base_url, row.operation_id),
+        "type": EVENT_TYPE_PREFIX + row.type,
+        "time": rfc3339(row.occurred_at),
+        "specversion": "1.0",
+        "datacontenttype": "application/json",
+    }
+    if row.message_id is None:
+        return OperationCloudEvent(**envelope, data=OperationEventData(operation_id=operation))
+    message = ids.encode(ids.MESSAGE, row.message_id)
+    return MessageCloudEvent(
+        **envelope,
+        subject=message,
+        data=MessageEventData(
+            operation_id=operation,
+            message_id=message,
+            downstream_id=row.downstream_id,
+            attempt=row.tries,
+            error_code=row.error_code,
+            from_=_address(row.from_address, row.from_channel),
+            to=_address(row.to_address, row.to_channel),
+            tags=row.tags,
+        ),
+    )
+
+
+def _address(address: str | None, channel: str | None) -> EventAddress | None:
+    return EventAddress(address, channel or "") if address else None
+
+
+def parse_last_event_id(text: str | None) -> int:
+    """The SSE `Last-Event-ID` header: an event id, or 0 for the start."""
+    if text is None or text.strip() == "":
+        return 0
+    value = text.strip()
+    if not value.isdigit() or len(value) > 18:
+        raise ValidationFailed(
+            [Problem(CODE_INVALID_FIELD, "Last-Event-ID must be an event id", "$.Last-Event-ID")]
+        )
+    return int(value)
+
+
+async def open_operation_stream(
+    pool: asyncpg.Pool,
+    *,
+    account_sid: str,
+    operation_id: str,
+    last_event_id: str | None,
+    base_url: str,
+    poll_s: float,
+    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> AsyncIterator[CloudEvent | None]:
+    """The operation's events after Last-Event-ID, as they happen (None: a keep-alive after
+    KEEPALIVE_S without any); ends once it is finished.
+
+    Checks happen here, before the stream starts, so a wrong id is a plain 404.
+    """
+    after = parse_last_event_id(last_event_id)
+    key = ids.decode(ids.OPERATION, operation_id)
+    if key is None or await store.operation_finished(pool, key, account_sid) is None:
+        raise NotFound()
+    return _follow(pool, key, account_sid, after, base_url, poll_s, pause)
+
+
+async def _follow(
+    pool: asyncpg.Pool,
+    operation_id: uuid.UUID,
+    account_sid: str,
+    cursor: int,
+    base_url: str,
+    poll_s: float,
+    pause: Callable[[float], Awaitable[None]],
+) -> AsyncIterator[CloudEvent | None]:
+    """Poll for settled events; a connection is held only for each poll, never while idle.
+
+    The stream ends once the operation is COMPLETED or CANCELED with every message terminal
+    and every event written before that was seen has been sent.
+    """
+    pending: Mark | None = await take_mark(pool)
+    horizon = 0  # events up to here are final
+    finishing: Mark | None = None
+    idle_s = 0.0
+    while True:
+        async with pool.acquire() as conn:
+            if pending is not None and await is_settled(conn, pending):
+                horizon, pending = max(horizon, pending.last_id), None
+            rows: list[store.EventRow] = []
+            if horizon > cursor:
+                rows = await store.operation_events(
+                    conn, operation_id, cursor, horizon, STREAM_BATCH
+                )
+            caught_up = len(rows) < STREAM_BATCH
+            # None: retention deleted it meanwhile; nothing more will come either.
+            if (
+                caught_up
+                and finishing is None
+                and await store.operation_finished(conn, operation_id, account_sid) is not False
+            ):
+                finishing = await take_mark(conn)
+            if caught_up and pending is None:
+                pending = await take_mark(conn)
+        for row in rows:
+            yield render_event(row, base_url)
+            cursor = row.id
+        if caught_up and finishing is not None and horizon >= finishing.last_id:
+            return
+        if rows:
+            idle_s = 0.0
+            continue
+        if idle_s >= KEEPALIVE_S:
+            idle_s = 0.0
+            yield None
+        await pause(poll_s)
+        idle_s += poll_s

@@ -1,0 +1,44 @@
+-- name: last_event_id
+-- The sequence's last value, read outside any snapshot (sequences are not transactional): every
+-- event row with an id up to it has been inserted or is being inserted by a transaction that
+-- already has its xid. Read before the snapshot of take_snapshot_xmax.
+SELECT coalesce(pg_sequence_last_value('events_id_seq'), 0);
+
+-- name: snapshot_xmax
+-- Run as its own statement after last_event_id: every transaction that could still add an
+-- event up to that id has an xid below this.
+SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint;
+
+-- name: settled
+-- Whether every transaction with an xid below $1 has ended (committed or rolled back).
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $1;
+
+-- name: operation_events
+-- One operation's events after $2 up to $3, in order (events_operation_idx), with what their
+-- CloudEvents say (the event_details view).
+SELECT id, operation_id, message_id, type, error_code, occurred_at, from_address, from_channel,
+       to_address, to_channel, tags, tries, downstream_id
+FROM event_details
+WHERE operation_id = $1 AND id > $2 AND id <= $3
+ORDER BY id
+LIMIT $4;
+
+-- name: events_by_id
+SELECT id, operation_id, message_id, type, error_code, occurred_at, from_address, from_channel,
+       to_address, to_channel, tags, tries, downstream_id
+FROM event_details
+WHERE id = ANY($1::bigint[])
+ORDER BY id;
+
+-- name: operation_state
+-- Whether the operation has ended (COMPLETED or CANCELED) and every message is terminal (a SENT
+-- message still waits for its receipt). messages_operation_idx answers the EXISTS.
+SELECT o.status IN ('COMPLETED', 'CANCELED')
+       AND NOT EXISTS (SELECT 1 FROM messages m
+                       WHERE m.operation_id = o.id
+                         AND m.status IN ('SCHEDULED', 'QUEUED', 'SENT')) AS finished
+FROM operations o WHERE o.id = $1 AND o.account_sid = $2;
+
+-- name: delete_operations_events
+-- Retention: the events of operations being deleted (events_operation_idx).
+DELETE FROM events WHERE operation_id = ANY($1::uuid[]);

@@ -1,0 +1,176 @@
+"""HTTP routes of the Webhooks resource (ext): endpoints, delivery log, redelivery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import PathParameter
+
+from schemas.common import PAGE_SIZE_DEFAULT
+from schemas.webhooks import (
+    DeliveriesPage,
+    DeliveryRead,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookRead,
+    WebhooksPage,
+)
+from service.auth import account_sid_of
+from service.openapi import ERROR_RESPONSES, WEBHOOK_CREATE_RESPONSES
+from service.query_params import PageSizeParam, PageTokenParam
+from service.state import AppState
+from service.webhooks import logic
+
+WebhookIdPath = Annotated[
+    str,
+    PathParameter(
+        description="comms_webhook_…",
+        schema_extra={"examples": ["comms_webhook_01m8h0jzqsechs3yv6kh2qxj5m"]},
+    ),
+]
+DeliveryIdPath = Annotated[
+    str,
+    PathParameter(
+        description="comms_delivery_…",
+        schema_extra={"examples": ["comms_delivery_01m8h0jzqsechs3yv6kh2qxj5m"]},
+    ),
+]
+
+
+class WebhooksController(Controller):
+    path = "/Webhooks"
+    tags = ["Webhooks"]
+
+    @post(
+        "/",
+        status_code=201,
+        operation_id="CreateWebhook",
+        summary="Register a webhook endpoint (ext)",
+        description="Every event of the chosen types, of every operation of this account, is "
+        "POSTed to the URL as a CloudEvents 1.0 JSON body, signed the Standard Webhooks way "
+        "(`webhook-id`, `webhook-timestamp`, `webhook-signature`), and tried again with "
+        "exponential backoff for 24 hours until it answers 2xx. The signing secret is in this "
+        "answer only.",
+        responses={**ERROR_RESPONSES, **WEBHOOK_CREATE_RESPONSES},
+    )
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        data: WebhookCreate,
+        comms: NamedDependency[AppState],
+    ) -> Response[WebhookCreated]:
+        created = await logic.create_endpoint(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            request=data,
+            allow_loopback=comms.settings.webhook_loopback_allowed,
+            now=comms.clock(),
+        )
+        return Response(
+            created,
+            status_code=201,
+            headers={"Location": f"{comms.base_url}/v1/Webhooks/{created.id}"},
+        )
+
+    @get(
+        "/",
+        operation_id="ListWebhooks",
+        summary="List webhook endpoints, newest first (ext)",
+        responses=ERROR_RESPONSES,
+    )
+    async def list_webhooks(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
+        page_token: PageTokenParam = None,
+    ) -> WebhooksPage:
+        return await logic.list_endpoints(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            page_size=page_size,
+            page_token=page_token,
+        )
+
+    @get(
+        "/{webhookId:str}",
+        operation_id="FetchWebhook",
+        summary="Fetch a webhook endpoint (ext)",
+        responses=ERROR_RESPONSES,
+    )
+    async def fetch(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        webhookId: WebhookIdPath,
+    ) -> WebhookRead:
+        return await logic.get_endpoint(
+            comms.pool, account_sid=account_sid_of(request), webhook_id=webhookId
+        )
+
+    @delete(
+        "/{webhookId:str}",
+        operation_id="DeleteWebhook",
+        summary="Delete a webhook endpoint and its delivery log (ext)",
+        responses=ERROR_RESPONSES,
+    )
+    async def remove(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        webhookId: WebhookIdPath,
+    ) -> None:
+        await logic.delete_endpoint(
+            comms.pool, account_sid=account_sid_of(request), webhook_id=webhookId
+        )
+
+    @get(
+        "/{webhookId:str}/Deliveries",
+        operation_id="ListWebhookDeliveries",
+        summary="List an endpoint's deliveries with every try, newest first (ext)",
+        responses=ERROR_RESPONSES,
+    )
+    async def deliveries(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        webhookId: WebhookIdPath,
+        page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
+        page_token: PageTokenParam = None,
+    ) -> DeliveriesPage:
+        return await logic.list_deliveries(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            webhook_id=webhookId,
+            page_size=page_size,
+            page_token=page_token,
+        )
+
+    @post(
+        "/{webhookId:str}/Deliveries/{deliveryId:str}/Redeliver",
+        status_code=202,
+        operation_id="RedeliverWebhookDelivery",
+        summary="Send a delivery again (ext)",
+        description="The delivery is due at once, with the same body and `webhook-id`, and a "
+        "new 24-hour retry window; one that succeeded already is sent once more.",
+        responses=ERROR_RESPONSES,
+    )
+    async def redeliver(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        webhookId: WebhookIdPath,
+        deliveryId: DeliveryIdPath,
+    ) -> Response[DeliveryRead]:
+        redelivered = await logic.redeliver(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            webhook_id=webhookId,
+            delivery_id=deliveryId,
+            retry_window=timedelta(hours=comms.settings.webhook_retry_hours),
+            now=comms.clock(),
+        )
+        return Response(redelivered, status_code=202)
