@@ -186,9 +186,13 @@ def delivery_outcome(
 
 
 async def create_message(
-    sandbox: SandboxState, account_sid: str, create: MessageCreate
+    sandbox: SandboxState,
+    account_sid: str,
+    create: MessageCreate,
+    received_at: float | None = None,
 ) -> MessageRecord:
-    """Validate like Twilio, store the message, and start its lifecycle in the background."""
+    """Validate like Twilio, store the message (created when the request was received, by
+    default now), and start its lifecycle in the background."""
     to, sender, validity_s = _check_create(create)
     _check_magic(to, sender)
     if is_opted_out(sandbox, to, sender):
@@ -214,7 +218,7 @@ async def create_message(
         else:
             leaves_queue_at = sandbox.queues.reserve(queue_key, segments).leaves_at
 
-    now = sandbox.clock.now()
+    now = sandbox.clock.now() if received_at is None else received_at
     record = MessageRecord(
         sid=ids.new_sid(ids.MEDIA_MESSAGE if create.media_urls else ids.MESSAGE),
         account_sid=account_sid,
