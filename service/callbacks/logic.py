@@ -53,14 +53,6 @@ def conversations_receipt(form: dict[str, str], now: datetime) -> store.Receipt 
     return store.Receipt(None, provider_sid, status, error_code, error_message, now)
 
 
-async def apply_status_callback(
-    pool: asyncpg.Pool, form: dict[str, str], attempt_ref: str | None, now: datetime
-) -> store.Applied | None:
-    """Apply one Messages status callback; unknown statuses and attempts are ignored."""
-    receipt = status_callback_receipt(form, attempt_ref, now)
-    return (await apply_receipts(pool, [receipt]))[0] if receipt else None
-
-
 async def apply_receipts(
     pool: asyncpg.Pool, receipts: Sequence[store.Receipt]
 ) -> list[store.Applied | None]:
