@@ -111,21 +111,11 @@ async def drive(api: str, sandbox: str, auth: tuple[str, str]) -> dict[str, list
 Row = tuple[str, float, int, float, float, int, float, float]
 
 
-# With two or more cores, the sandbox (the measuring instrument) gets the last core to itself
-# and everything else shares the others, so no other process delays its receive stamps.
+# With two or more cores, the sandbox (the measuring instrument) runs on the last core at a
+# higher priority, so no other process delays its receive stamps; the service may use every
+# core (kept off the sandbox's, it would have one core fewer than the machine has).
 _CORES = os.cpu_count() or 1
 _INSTRUMENT_CPU = ["taskset", "-c", str(_CORES - 1)] if _CORES > 1 else []
-_SERVICE_CPUS = ["taskset", "-c", f"0-{_CORES - 2}"] if _CORES > 1 else []
-
-
-def _keep_off_the_instrument(*pids: int) -> None:
-    if _CORES > 1:
-        for pid in pids:
-            subprocess.run(
-                ["taskset", "-a", "-p", "-c", f"0-{_CORES - 2}", str(pid)],
-                check=False,
-                stdout=subprocess.DEVNULL,
-            )
 
 
 def _exit_on_signal(signum: int, _: object) -> None:
@@ -144,7 +134,6 @@ def running_stack(
     try:
         pg = devstack.start_postgres(DEV_ROOT)
         redis = devstack.start_redis(DEV_ROOT)
-        _keep_off_the_instrument(pg.pid, redis.pid)
         database_url = asyncio.run(fresh_database(pg.url, database))
         api_port, sandbox_port = devstack.free_port(), devstack.free_port()
         env = {
@@ -180,7 +169,7 @@ def running_stack(
                 "--port",
                 str(api_port),
             ],
-            **{f"worker-{i}": [*_SERVICE_CPUS, python, "-m", "workers"] for i in range(workers)},
+            **{f"worker-{i}": [python, "-m", "workers"] for i in range(workers)},
         }
         for name, command in commands.items():
             process = subprocess.Popen(

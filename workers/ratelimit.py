@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 CATCH_UP_MS = 5.0
 # The provider counts sends per second.
 WINDOW_S = 1.0
-# Sends a late wake-up delayed go out this fraction of their interval apart (twice the rate).
+# Sends held back go out at least this fraction of their interval apart (twice the rate).
 CATCH_UP_SPACING = 0.5
 
 _RESERVE = """
@@ -165,8 +165,7 @@ class SendWindow:
         self._recent: list[tuple[float, int]] = []  # (answered at, cost), in answer order
         self._recent_cost = 0
         self._an_answer = asyncio.Event()
-        self._next_planned = float("-inf")
-        self._last_went = float("-inf")
+        self._next_free = float("-inf")
 
     async def earliest(self, cost: int) -> float:
         """When a send of this cost may start (-inf: now); waits for answers while the sends
@@ -188,17 +187,18 @@ class SendWindow:
             await self._an_answer.wait()
 
     def spaced(self, at: float, cost: int) -> float:
-        """The time a send planned for `at` goes: no sooner than a cost's worth of the rate
-        after the one planned before it, and half that after the one before it went.
+        """The time a send that may go at `at` goes: no sooner than half the rate's spacing
+        (for the previous send's cost) after the previous send went.
 
-        After the window held sends back, they go out spread at the rate again instead of
-        all at once (a burst answers slower than the same sends spread out, which would hold
-        the next ones back longer still). After a late wake-up, the sends it delayed catch
-        up at twice the rate, not in one burst, and the lateness is not carried on."""
-        planned = max(at, self._next_planned)
-        self._next_planned = planned + cost / self.rate
-        goes = max(planned, self._last_went + cost / self.rate * CATCH_UP_SPACING)
-        self._last_went = max(goes, self.now())
+        Sends the window held back go as soon as it lets them, and those a late wake-up
+        delayed go at once, but no faster than twice the rate: a burst answers slower than
+        the same sends spread out, which would hold the next ones back longer still. Only
+        this short gap is kept, not the rate's full spacing: each send's room comes back a
+        second after its answer, and answers come back unevenly, so a send that waits for
+        the rate's spacing after room came back leaves the room unused, and the loss adds
+        up over every second of the run."""
+        goes = max(at, self._next_free)
+        self._next_free = max(goes, self.now()) + cost / self.rate * CATCH_UP_SPACING
         return goes
 
     def started(self, cost: int) -> Send:

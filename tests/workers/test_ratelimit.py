@@ -161,15 +161,16 @@ async def test_a_new_pacer_respects_what_the_last_one_sent(redis: Redis) -> None
     assert await other.earliest(2) == float("-inf")
 
 
-async def test_sends_the_window_held_back_go_out_spread_at_the_rate() -> None:
+async def test_sends_held_back_go_out_at_twice_the_rate_at_most() -> None:
     clock = _Clock()
     clock.t = 0.0
     pacer = SendWindow(10.0, clock)
-    # Turns 0.1 s apart, the first held back by the window until 5.0: the rest follow it.
+    # Turns 0.1 s apart, the first held back by the window until 5.0: the rest follow it at
+    # twice the rate, not all at once.
     planned = [pacer.spaced(at, 1) for at in (5.0, 1.1, 1.2)]
-    assert planned == pytest.approx([5.0, 5.1, 5.2])
-    assert pacer.spaced(9.0, 2) == 9.0  # a later turn is kept as it is
-    assert pacer.spaced(9.0, 1) == pytest.approx(9.2)  # two segments take two intervals
+    assert planned == pytest.approx([5.0, 5.05, 5.1])
+    assert pacer.spaced(9.0, 2) == 9.0  # a later time is kept as it is
+    assert pacer.spaced(9.0, 1) == pytest.approx(9.1)  # two segments: twice the gap after
     # Woken 10 s late: the overdue sends go at twice the rate from now, not all at once.
     clock.t = 20.0
     late = [pacer.spaced(at, 1) for at in (9.3, 9.4, 9.5)]
