@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
+from redis.asyncio import Redis
 
 from schemas.messages import SendMessagesRequest
 from service.messages import logic
@@ -19,6 +21,7 @@ from service.settings import Settings
 from tests.conftest import Tenant, TestClock
 from workers.channels.sms import MessagesApiChannel
 from workers.dispatch import Dispatcher
+from workers.ratelimit import RateLimiter
 
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -319,3 +322,37 @@ async def test_a_failure_receipt_that_beats_the_create_answer_still_falls_back(
         operation_id,
     )
     assert tuple(final) == ("QUEUED", None, 1, "+15558675321")
+
+
+async def test_a_stalled_sender_does_not_hold_up_another(
+    pool: asyncpg.Pool, tenant: Tenant, redis: Redis
+) -> None:
+    """Each sender is paced on its own: while every call for one sender hangs at the
+    provider, another sender's messages all go (and only then are the hung calls answered,
+    so a send path with head-of-line blocking would never finish)."""
+    clock = TestClock(T0)
+    stalled, fast = "+15017122672", "+15017122673"
+    for sender, count in ((stalled, 3), (fast, 20)):
+        to = [{"address": f"+1555869{n:04d}", "channel": "PHONE"} for n in range(count)]
+        body = request(to=to, **{"from": {"address": sender, "channel": "SMS"}})
+        await logic.accept_send(pool, account_sid=tenant.account_sid, request=body, now=T0)
+    fast_sends: list[str] = []
+    all_fast_sent = asyncio.Event()
+
+    async def handler(req: httpx.Request) -> httpx.Response:
+        form = dict(httpx.QueryParams(req.content.decode()))
+        if form["From"] == stalled:
+            await all_fast_sent.wait()
+        else:
+            fast_sends.append(form["To"])
+            if len(fast_sends) == 20:
+                all_fast_sent.set()
+        return created(new_sid())
+
+    worker = dispatcher(pool, handler, clock)  # type: ignore[arg-type]
+    worker.limiter = RateLimiter(redis)
+    worker.unregistered_mps = 50.0
+    assert await asyncio.wait_for(worker.run(), timeout=60) == 23
+    assert len(set(fast_sends)) == 20
+    statuses = await pool.fetch("SELECT DISTINCT status FROM messages")
+    assert [r["status"] for r in statuses] == ["QUEUED"]
