@@ -27,7 +27,7 @@ from service import ids
 from service.events import logic as events
 from service.events import store as event_store
 from service.webhooks import retries, store
-from service.webhooks.destinations import RefusedDestination, check_destination
+from service.webhooks.destinations import RefusedAddress, RefusedDestination, check_destination
 from service.webhooks.signing import signed_headers
 
 log = structlog.get_logger(__name__)
@@ -204,13 +204,8 @@ async def send_one(
                 duration_ms=_elapsed_ms(monotonic, started),
                 retry_after_s=_retry_after(answer),
             )
-    except httpx.TimeoutException:
-        return TryOutcome(error="timeout", duration_ms=_elapsed_ms(monotonic, started))
     except httpx.HTTPError as exc:
-        return TryOutcome(
-            error=f"{type(exc).__name__}: {str(exc)[:200]}",
-            duration_ms=_elapsed_ms(monotonic, started),
-        )
+        return TryOutcome(error=_failure(exc), duration_ms=_elapsed_ms(monotonic, started))
     except Exception as exc:
         # The receiver is anyone's server: an answer the transport cannot even map to an httpx
         # error is this try's failure, recorded and retried, not the batch's (whose other
@@ -219,6 +214,21 @@ async def send_one(
         return TryOutcome(
             error=f"unexpected: {type(exc).__name__}", duration_ms=_elapsed_ms(monotonic, started)
         )
+
+
+def _failure(exc: httpx.HTTPError) -> str:
+    """What a failed try records. The innermost cause says it best: the aiohttp transport
+    reports every failure to connect as a ConnectTimeout, a refused address included."""
+    cause: BaseException = exc
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    if isinstance(cause, RefusedAddress):
+        return str(cause)
+    if isinstance(cause, TimeoutError) or (
+        isinstance(exc, httpx.TimeoutException) and not isinstance(cause, OSError)
+    ):
+        return "timeout"
+    return f"{type(cause).__name__}: {str(cause)[:200]}"
 
 
 def _elapsed_ms(monotonic: Callable[[], float], started: float) -> int:

@@ -5,7 +5,9 @@ address it resolves to must be public: private, loopback, link-local (cloud meta
 multicast, reserved and unspecified addresses are refused, so a tenant cannot make the
 service call into its own network. Loopback (and plain http to it) is allowed only when the
 settings say so (development and test). The check runs when a URL is stored and again before
-every delivery, since a name may resolve elsewhere later.
+every delivery, since a name may resolve elsewhere later; and the client that delivers checks
+the addresses it connects to (PublicAddressesOnly), so a name that resolves to a public
+address for the check and to a private one a moment later (DNS rebinding) is still refused.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import ipaddress
 import re
 import socket
 from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from schemas.webhooks import MAX_URL_LENGTH
 
@@ -30,6 +35,10 @@ _HOST_NAME = re.compile(
 
 class RefusedDestination(Exception):
     """The URL is not one we call."""
+
+
+class RefusedAddress(OSError):
+    """A name resolved, when connecting, to an address we never call."""
 
 
 def _refusal(address: IPAddress, allow_loopback: bool) -> str | None:
@@ -48,6 +57,33 @@ def _refusal(address: IPAddress, allow_loopback: bool) -> str | None:
     ):
         return "private or reserved address"
     return None
+
+
+class PublicAddressesOnly(AbstractResolver):
+    """aiohttp's resolver, refusing a name when any address it resolves to is one we never
+    call: what is checked is what the connection is made to. (An address literal in a URL
+    does not come here; check_url refuses those.)"""
+
+    def __init__(self, *, allow_loopback: bool) -> None:
+        self._allow_loopback = allow_loopback
+        self._resolver: AbstractResolver | None = None  # made in the loop that first needs it
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        if self._resolver is None:
+            self._resolver = aiohttp.DefaultResolver()
+        results = await self._resolver.resolve(host, port, family)
+        for result in results:
+            address = ipaddress.ip_address(result["host"].split("%", 1)[0])
+            reason = _refusal(address, self._allow_loopback)
+            if reason:
+                raise RefusedAddress(f"refused: {host} resolves to a {reason}")
+        return results
+
+    async def close(self) -> None:
+        if self._resolver is not None:
+            await self._resolver.close()
 
 
 def check_url(url: str, *, allow_loopback: bool) -> tuple[str, int]:

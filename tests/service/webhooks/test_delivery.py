@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 import httpx
+import msgspec
 
 from service import ids
 from service.settings import Settings
@@ -23,6 +24,7 @@ from tests.service.webhooks.helpers import (
     serve_receiver,
     verify_signature,
 )
+from workers.webhooks import webhook_client
 
 DELIVERED = "com.twilio.comms-api.message.delivered"
 
@@ -193,6 +195,32 @@ async def test_a_private_destination_is_refused_at_delivery_time(
         [attempt] = refused["attempts"]
         assert attempt["statusCode"] is None
         assert attempt["error"] == "refused: loopback address"
+
+
+async def test_the_delivering_client_checks_the_addresses_it_connects_to(
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
+) -> None:
+    """A name checked before a delivery may resolve elsewhere when the client connects (DNS
+    rebinding). Here the check before the try lets loopback through, as if the name had been
+    public then; the production client still refuses the loopback address it would reach."""
+    async with serve_receiver() as receiver:
+        by_name = receiver.url.replace("127.0.0.1", "localhost")
+        webhook = await create_webhook(client, f"{by_name}/rebound", [DELIVERED])
+        await send_and_settle(client, sandbox, settings, ["+15558675310"])
+        now = datetime.now(UTC)
+        await delivery.fan_out(
+            pool, base_url=settings.public_base_url, now=now, retry_window=timedelta(hours=24)
+        )
+        production = msgspec.structs.replace(settings, environment="production")
+        async with webhook_client(production) as http:
+            await delivery.deliver_due(
+                pool, http, now=now, rng=random.Random(1), allow_loopback=True
+            )
+        assert receiver.on("rebound") == []
+        [refused] = await deliveries_of(client, webhook["id"])
+        [attempt] = refused["attempts"]
+        assert (refused["status"], attempt["statusCode"]) == ("PENDING", None)
+        assert attempt["error"] == "refused: localhost resolves to a loopback address"
 
 
 async def test_a_status_callback_gets_only_its_operations_events(
