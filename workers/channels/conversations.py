@@ -18,7 +18,7 @@ import msgspec
 
 from service.clock import Clock
 from service.dispatch import store
-from workers.channels.base import SendRequest, SendResult
+from workers.channels.base import SendRequest, SendResult, failed_call
 from workers.channels.sms import classify_error
 
 CODE_BINDING_EXISTS = 50416
@@ -137,14 +137,8 @@ class ConversationsChannel:
     async def _post(self, url: str, form: dict[str, str]) -> _Created:
         try:
             response = await self._client.post(url, data=form, auth=self._auth)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise _Refused(
-                SendResult(verdict="TRANSIENT", error_message=f"connection failed: {exc!r}")
-            ) from exc
         except httpx.TransportError as exc:
-            raise _Refused(
-                SendResult(verdict="UNKNOWN", error_message=f"no answer: {exc!r}")
-            ) from exc
+            raise _Refused(failed_call(exc)) from exc
         if response.status_code >= 300:
             raise _Refused(classify_error(response))
         return msgspec.json.decode(response.content, type=_Created)

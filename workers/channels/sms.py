@@ -11,7 +11,7 @@ import httpx
 import msgspec
 
 from service.callbacks.statuses import PROVIDER_TO_ATTEMPT
-from workers.channels.base import SendRequest, SendResult
+from workers.channels.base import SendRequest, SendResult, failed_call
 
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
@@ -92,12 +92,8 @@ class MessagesApiChannel:
             response = await self._client.post(
                 self._create_url, data=form, headers=self._create_headers
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # Nothing reached the provider.
-            return SendResult(verdict="TRANSIENT", error_message=f"connection failed: {exc!r}")
         except httpx.TransportError as exc:
-            # The request may have arrived; only the provider can tell.
-            return SendResult(verdict="UNKNOWN", error_message=f"no answer: {exc!r}")
+            return failed_call(exc)
         return _classify(response)
 
     async def find_submitted(
