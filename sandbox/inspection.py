@@ -59,6 +59,8 @@ class ConfigView(msgspec.Struct):
     rate_5xx: float
     latency_ms: int
     retry_after_s: int
+    rate_lost: float
+    lost_answer_ms: int
     seed: int | None
     callback_delay_ms: int
     inbound_webhook_url: str | None
@@ -76,6 +78,8 @@ class ConfigPatch(msgspec.Struct, forbid_unknown_fields=True):
     rate_5xx: Fraction | msgspec.UnsetType = msgspec.UNSET
     latency_ms: NonNegative | msgspec.UnsetType = msgspec.UNSET
     retry_after_s: NonNegative | msgspec.UnsetType = msgspec.UNSET
+    rate_lost: Fraction | msgspec.UnsetType = msgspec.UNSET
+    lost_answer_ms: NonNegative | msgspec.UnsetType = msgspec.UNSET
     seed: int | msgspec.UnsetType | None = msgspec.UNSET
     callback_delay_ms: NonNegative | msgspec.UnsetType = msgspec.UNSET
     inbound_webhook_url: str | msgspec.UnsetType | None = msgspec.UNSET
@@ -111,6 +115,8 @@ def _config_view(sandbox: SandboxState) -> ConfigView:
         rate_5xx=faults.rate_5xx,
         latency_ms=faults.latency_ms,
         retry_after_s=faults.retry_after_s,
+        rate_lost=faults.rate_lost,
+        lost_answer_ms=faults.lost_answer_ms,
         seed=faults.seed,
         callback_delay_ms=runtime.callback_delay_ms,
         inbound_webhook_url=runtime.inbound_webhook_url,

@@ -37,6 +37,9 @@ class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True):
     rate_5xx: float = 0.0
     latency_ms: int = 0
     retry_after_s: int = 0
+    # Message creates carried out whose answer comes only after lost_answer_ms (a lost answer).
+    rate_lost: float = 0.0
+    lost_answer_ms: int = 30_000
     seed: int | None = None
     # Sender throughput: None = by number shape (long code 1 MPS, toll-free 3, short code 100,
     # ...); 0 = unlimited for every sender; any other value = that MPS for every sender.
@@ -75,6 +78,8 @@ class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True):
             public_base_url=get("SANDBOX_PUBLIC_URL") or None,
             rate_429=_fraction(environ, "SANDBOX_RATE_429"),
             rate_5xx=_fraction(environ, "SANDBOX_RATE_5XX"),
+            rate_lost=_fraction(environ, "SANDBOX_RATE_LOST"),
+            lost_answer_ms=_int(environ, "SANDBOX_LOST_ANSWER_MS", defaults.lost_answer_ms),
             latency_ms=_int(environ, "SANDBOX_LATENCY_MS", 0),
             retry_after_s=_int(environ, "SANDBOX_RETRY_AFTER_S", 0),
             seed=_int(environ, "SANDBOX_SEED", 0) if get("SANDBOX_SEED") else None,

@@ -37,6 +37,8 @@ def fault_config_from(settings: SandboxSettings) -> FaultConfig:
         rate_5xx=settings.rate_5xx,
         latency_ms=settings.latency_ms,
         retry_after_s=settings.retry_after_s,
+        rate_lost=settings.rate_lost,
+        lost_answer_ms=settings.lost_answer_ms,
         seed=settings.seed,
     )
 

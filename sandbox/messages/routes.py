@@ -64,9 +64,11 @@ class MessagesController(Controller):
         # Stamped before the body is read: reading it waits its turn in the event loop, and
         # the stamp is when the request arrived (what the benchmarks measure rates from).
         received_at = sandbox.clock.now()
-        sandbox.faults.check_create()
+        answer_lost = sandbox.faults.check_create()
         create = read_create_form(await request.form())
         record = await logic.create_message(sandbox, account.sid, create, received_at)
+        if answer_lost:
+            await sandbox.faults.hold_lost_answer()
         return render_message(record)
 
     @get("/Messages.json")

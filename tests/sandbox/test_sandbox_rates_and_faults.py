@@ -1,5 +1,5 @@
 """Per-sender queues drained at the sender's rate, 21611 past the validity period, and fault
-injection (429 / 5xx / latency) that is deterministic under a seed."""
+injection (429 / 5xx / lost answers / latency) that is deterministic under a seed."""
 
 from __future__ import annotations
 
@@ -181,6 +181,19 @@ async def test_injected_5xx(sandbox: Any, messages_schema: Any) -> None:
         statuses.add((response.status_code, response.json()["code"]))
     assert statuses == {(500, 20500), (503, 20503)}
     assert await sandbox.sent() == []
+
+
+async def test_a_lost_answer_comes_late_but_the_message_is_sent(sandbox: Any) -> None:
+    await sandbox.configure(rate_lost=1, lost_answer_ms=2000)
+    with pytest.raises(httpx.ReadTimeout):
+        await sandbox.http.post(
+            sandbox.messages_path, data={"To": TO, "From": FROM, "Body": "x"}, timeout=0.2
+        )
+    [sent] = await sandbox.sent()  # the create was carried out; only its answer is held
+    assert sent["to"] == TO
+    listed = (await sandbox.http.get(sandbox.messages_path, params={"To": TO})).json()
+    assert [m["sid"] for m in listed["messages"]] == [sent["sid"]]
+    await sandbox.configure(rate_lost=0)
 
 
 async def run_mix(sandbox: Any, count: int) -> list[int]:

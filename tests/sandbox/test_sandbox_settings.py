@@ -29,6 +29,7 @@ def test_defaults() -> None:
         0,
         0,
     )
+    assert (settings.rate_lost, settings.lost_answer_ms) == (0, 30_000)
     assert settings.seed is None
     assert settings.default_mps is None
     assert settings == SandboxSettings()
@@ -45,6 +46,8 @@ def test_everything_from_the_environment() -> None:
             "SANDBOX_PUBLIC_URL": "https://sandbox.example/",
             "SANDBOX_RATE_429": "0.1",
             "SANDBOX_RATE_5XX": "0.05",
+            "SANDBOX_RATE_LOST": "0.2",
+            "SANDBOX_LOST_ANSWER_MS": "1500",
             "SANDBOX_LATENCY_MS": "20",
             "SANDBOX_RETRY_AFTER_S": "2",
             "SANDBOX_SEED": "7",
@@ -68,6 +71,7 @@ def test_everything_from_the_environment() -> None:
         20,
         2,
     )
+    assert (settings.rate_lost, settings.lost_answer_ms) == (0.2, 1500)
     assert settings.seed == 7
     assert settings.default_mps == 0
     assert settings.callback_retry_delays_ms == (1, 2, 3)

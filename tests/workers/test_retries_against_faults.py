@@ -1,14 +1,19 @@
 """Against a sandbox that refuses 30% of sends (429 with Retry-After, or 5xx), every message
-still ends DELIVERED, each refused try visible as an attempt. Time moves by a pinned clock."""
+still ends DELIVERED, each refused try visible as an attempt; against one that loses a quarter
+of its answers, every message is sent once, found at the provider instead of sent again.
+Time moves by a pinned clock."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
+from redis.asyncio import Redis
 
 from service import ids
 from service.settings import Settings
@@ -31,12 +36,27 @@ async def faulty_sandbox(sandbox: httpx.AsyncClient) -> AsyncIterator[httpx.Asyn
         await sandbox.post("/sandbox/config", json={"rate_429": 0, "rate_5xx": 0})
 
 
+async def drain(dispatcher: Dispatcher, pool: asyncpg.Pool, operation_id: uuid.UUID) -> None:
+    """Run the send path until nothing of the operation is due, moving past every backoff."""
+    clock = dispatcher.clock
+    assert isinstance(clock, TestClock)
+    for _ in range(40):
+        await dispatcher.run(operation_id)
+        waiting = await pool.fetchval(
+            "SELECT count(*) FROM messages WHERE operation_id = $1 AND due_at IS NOT NULL",
+            operation_id,
+        )
+        if waiting == 0:
+            return
+        clock.pinned = clock() + timedelta(minutes=5)
+
+
 async def test_every_message_is_delivered_through_transient_faults(
     client: httpx.AsyncClient,
     faulty_sandbox: httpx.AsyncClient,
     settings: Settings,
     pool: asyncpg.Pool,
-    redis: object,
+    redis: Redis,
 ) -> None:
     response = await client.post(
         "/v1/Messages",
@@ -50,21 +70,12 @@ async def test_every_message_is_delivered_through_transient_faults(
     operation_id = ids.decode(ids.OPERATION, response.json()["operationId"])
     assert operation_id is not None
 
-    clock = TestClock(TestClock()())
     http = worker_settings.provider_client(settings)
-    dispatcher: Dispatcher = worker_settings.build_dispatcher(
-        settings, pool, http, clock, RateLimiter(redis)
-    )  # type: ignore[arg-type]
+    dispatcher = worker_settings.build_dispatcher(
+        settings, pool, http, TestClock(TestClock()()), RateLimiter(redis)
+    )
     try:
-        for _ in range(40):
-            await dispatcher.run(operation_id)
-            waiting = await pool.fetchval(
-                "SELECT count(*) FROM messages WHERE operation_id = $1 AND due_at IS NOT NULL",
-                operation_id,
-            )
-            if waiting == 0:
-                break
-            clock.pinned = clock() + timedelta(minutes=5)  # past every backoff
+        await drain(dispatcher, pool, operation_id)
     finally:
         await http.aclose()
     await faulty_sandbox.post("/sandbox/drain")
@@ -86,3 +97,56 @@ async def test_every_message_is_delivered_through_transient_faults(
     assert sorted(m["to"] for m in accepted) == sorted(
         f"+1555867{n:04d}" for n in range(RECIPIENTS)
     )
+
+
+async def test_lost_answers_are_found_at_the_provider_not_sent_twice(
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    redis: Redis,
+) -> None:
+    # The sandbox carries out a quarter of the creates but answers them only after 3 s; the
+    # worker's client gives up after 0.5 s and cannot know whether those went. No status
+    # callback comes during the test (they would tell): only asking the provider can.
+    await sandbox.post(
+        "/sandbox/config",
+        json={"rate_lost": 0.25, "lost_answer_ms": 3000, "seed": 5, "callback_delay_ms": 600_000},
+    )
+    to = [f"+1555866{n:04d}" for n in range(RECIPIENTS)]
+    response = await client.post(
+        "/v1/Messages",
+        json={
+            "to": [{"address": address, "channel": "PHONE"} for address in to],
+            "content": {"text": "said once"},
+            "from": {"address": "+15017122668", "channel": "SMS"},
+        },
+    )
+    assert response.status_code == 202
+    operation_id = ids.decode(ids.OPERATION, response.json()["operationId"])
+    assert operation_id is not None
+    impatient = msgspec.structs.replace(settings, provider_timeout_s=0.5)
+    http = worker_settings.provider_client(impatient)
+    dispatcher = worker_settings.build_dispatcher(
+        settings, pool, http, TestClock(TestClock()()), RateLimiter(redis)
+    )
+    try:
+        await dispatcher.run(operation_id)
+        unanswered = await pool.fetchval(
+            "SELECT count(*) FROM attempts WHERE operation_id = $1 AND status = 'SUBMITTING'",
+            operation_id,
+        )
+        assert unanswered > 0, "no answer was lost: the fault injection did not apply"
+        await drain(dispatcher, pool, operation_id)
+    finally:
+        await http.aclose()
+
+    sent = (await sandbox.get("/sandbox/messages")).json()["messages"]
+    assert sorted(m["to"] for m in sent) == sorted(to)  # each recipient once
+    attempts = await pool.fetch(
+        "SELECT status, provider_sid FROM attempts WHERE operation_id = $1", operation_id
+    )
+    # The lost ones were adopted with the SID the provider gave them, not tried again.
+    assert len(attempts) == RECIPIENTS
+    assert {a["status"] for a in attempts} == {"QUEUED"}
+    assert {a["provider_sid"] for a in attempts} == {m["sid"] for m in sent}
