@@ -1,0 +1,172 @@
+"""Worker processes killed mid-send: every message still reaches the provider exactly once.
+
+Real `python -m workers` processes drain one sender against the sandbox; each is killed
+(SIGKILL: no shutdown, leases held, calls in flight) once more of the messages have arrived,
+and a new one is started. The last one finishes. Its claims on the messages a dead worker
+held come back when their leases end (3 s here); attempts left unanswered are looked up at
+the provider before anything is sent again. Status callbacks are held back for the whole
+test, so only the provider's own list can tell what went.
+
+`make test` runs one kill; the slow variant (-m slow) kills three workers in a longer run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+from redis.asyncio import Redis
+
+from schemas.messages import SendMessagesRequest
+from service.clock import system_clock
+from service.messages import logic
+from service.settings import Settings
+from tests.conftest import Tenant
+
+SENDER = "+15017122674"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def pool(isolated: tuple[asyncpg.Pool, Settings]) -> asyncpg.Pool:
+    return isolated[0]
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    values = msgspec.structs.asdict(settings)
+    env = {name.upper(): str(value) for name, value in values.items() if value is not None}
+    env.update(CLAIM_LEASE_S="3", UNREGISTERED_SENDER_MPS="100", LOG_LEVEL="WARNING")
+    return {**os.environ, **env}
+
+
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "workers"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            start_new_session=True,
+        )
+
+
+async def arrived(sandbox: httpx.AsyncClient) -> list[dict[str, str]]:
+    messages = (await sandbox.get("/sandbox/messages")).json()["messages"]
+    return [m for m in messages if m["from"] == SENDER]
+
+
+async def wait_for(
+    condition: Callable[[], Awaitable[bool]], what: str, deadline_s: float = 120.0
+) -> None:
+    """Poll until `condition` answers true; fail after a generous deadline (a correct run
+    takes seconds)."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline_s
+    while not await condition():
+        if loop.time() > give_up:
+            pytest.fail(f"gave up waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def run_with_kills(
+    pool: asyncpg.Pool,
+    tenant: Tenant,
+    settings: Settings,
+    sandbox: httpx.AsyncClient,
+    redis: Redis,
+    tmp_path: Path,
+    *,
+    recipients: int,
+    kills: int,
+) -> None:
+    await sandbox.post("/sandbox/config", json={"callback_delay_ms": 600_000})
+    to = [f"+1555870{n:04d}" for n in range(recipients)]
+    body = msgspec.convert(
+        {
+            "to": [{"address": address, "channel": "PHONE"} for address in to],
+            "content": {"text": "exactly once"},
+            "from": {"address": SENDER, "channel": "SMS"},
+        },
+        SendMessagesRequest,
+    )
+    operation_id, _ = await logic.accept_send(
+        pool, account_sid=tenant.account_sid, request=body, now=system_clock()
+    )
+    env = worker_environment(settings)
+    log = tmp_path / "workers.log"
+    worker = start_worker(env, log)
+    try:
+        for kill in range(1, kills + 1):
+            # Killed once a further share of the messages has arrived: mid-run, calls in flight.
+            share = recipients * kill // (kills + 1)
+
+            async def enough(share: int = share) -> bool:
+                return len(await arrived(sandbox)) >= share
+
+            await wait_for(enough, f"{share} messages before kill {kill}")
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+            assert len(await arrived(sandbox)) < recipients, "the run ended before the kill"
+            worker = start_worker(env, log)
+
+        async def settled() -> bool:
+            waiting = await pool.fetchval(
+                "SELECT count(*) FROM messages WHERE operation_id = $1"
+                " AND (due_at IS NOT NULL OR status <> 'QUEUED')",
+                operation_id,
+            )
+            return int(waiting) == 0
+
+        await wait_for(settled, "every message to be handed over")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        await redis.flushdb()  # the dead workers' leases and job marks go with them
+
+    sent = await arrived(sandbox)
+    assert sorted(m["to"] for m in sent) == sorted(to), log.read_text()[-3000:]
+    accepted = await pool.fetch(
+        "SELECT message_id, provider_sid FROM attempts"
+        " WHERE operation_id = $1 AND provider_sid IS NOT NULL",
+        operation_id,
+    )
+    # One accepted attempt per message, carrying the SID of its one message at the provider.
+    assert len({a["message_id"] for a in accepted}) == len(accepted) == recipients
+    assert {a["provider_sid"] for a in accepted} == {m["sid"] for m in sent}
+
+
+async def test_a_killed_worker_loses_and_repeats_nothing(
+    pool: asyncpg.Pool,
+    tenant: Tenant,
+    sandbox: httpx.AsyncClient,
+    redis: Redis,
+    isolated: tuple[asyncpg.Pool, Settings],
+    tmp_path: Path,
+) -> None:
+    await run_with_kills(
+        pool, tenant, isolated[1], sandbox, redis, tmp_path, recipients=400, kills=1
+    )
+
+
+@pytest.mark.slow
+async def test_three_killed_workers_lose_and_repeat_nothing(
+    pool: asyncpg.Pool,
+    tenant: Tenant,
+    sandbox: httpx.AsyncClient,
+    redis: Redis,
+    isolated: tuple[asyncpg.Pool, Settings],
+    tmp_path: Path,
+) -> None:
+    await run_with_kills(
+        pool, tenant, isolated[1], sandbox, redis, tmp_path, recipients=3000, kills=3
+    )
