@@ -145,28 +145,21 @@ async def run_with_kills(
     assert {a["provider_sid"] for a in accepted} == {m["sid"] for m in sent}
 
 
-async def test_a_killed_worker_loses_and_repeats_nothing(
+@pytest.mark.parametrize(
+    ("recipients", "kills"),
+    [(400, 1), pytest.param(3000, 3, marks=pytest.mark.slow)],
+    ids=["one-kill", "three-kills"],
+)
+async def test_killed_workers_lose_and_repeat_nothing(
     pool: asyncpg.Pool,
     tenant: Tenant,
     sandbox: httpx.AsyncClient,
     redis: Redis,
     isolated: tuple[asyncpg.Pool, Settings],
     tmp_path: Path,
+    recipients: int,
+    kills: int,
 ) -> None:
     await run_with_kills(
-        pool, tenant, isolated[1], sandbox, redis, tmp_path, recipients=400, kills=1
-    )
-
-
-@pytest.mark.slow
-async def test_three_killed_workers_lose_and_repeat_nothing(
-    pool: asyncpg.Pool,
-    tenant: Tenant,
-    sandbox: httpx.AsyncClient,
-    redis: Redis,
-    isolated: tuple[asyncpg.Pool, Settings],
-    tmp_path: Path,
-) -> None:
-    await run_with_kills(
-        pool, tenant, isolated[1], sandbox, redis, tmp_path, recipients=3000, kills=3
+        pool, tenant, isolated[1], sandbox, redis, tmp_path, recipients=recipients, kills=kills
     )
