@@ -48,6 +48,8 @@ SLEEP_GRANULARITY_S = 0.001
 # Preparing a batch (rendering, building each request) and reading its results take a few
 # milliseconds per ten messages: the pacers, on the same event loop, get a turn that often.
 YIELD_EVERY = 10
+# Attempts of a batch whose answers were lost are looked up at the provider this many at once.
+LOOKUP_CONCURRENCY = 16
 
 
 @dataclass
@@ -232,6 +234,7 @@ class Dispatcher:
         history: dict[uuid.UUID, list[EarlierAttempt]] = defaultdict(list)
         for earlier in await store.earlier_attempts(self.pool, [m.id for m in claimed]):
             history[earlier.message_id].append(earlier)
+        settled_before = await self._settle_all_earlier(claimed, operations, history, now)
 
         # One query for the whole batch: a STOP that came after the accept is honoured here;
         # one that comes after this check cancels the message before mark_sending, or finds
@@ -248,7 +251,7 @@ class Dispatcher:
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # let the pacers start their sends on time
             operation = operations[message.operation_id]
-            settled = await self._settle_earlier(message, operation, history[message.id], now)
+            settled = settled_before.get(message.id)
             if settled is not None:
                 batch.outcomes.append(settled)
                 continue
@@ -353,6 +356,27 @@ class Dispatcher:
             validity_period=max(1, int((expires - now).total_seconds())),
         )
         return attempt, request
+
+    async def _settle_all_earlier(
+        self,
+        claimed: list[ClaimedMessage],
+        operations: dict[uuid.UUID, OperationPlan],
+        history: dict[uuid.UUID, list[EarlierAttempt]],
+        now: datetime,
+    ) -> dict[uuid.UUID, Outcome]:
+        """_settle_earlier for every claimed message tried before. Looking an attempt up at
+        the provider takes a round trip, and a worker that died leaves a whole batch of
+        attempts to look up: they are asked LOOKUP_CONCURRENCY at a time, not one by one."""
+        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def settle(message: ClaimedMessage) -> Outcome | None:
+            async with gate:
+                operation = operations[message.operation_id]
+                return await self._settle_earlier(message, operation, history[message.id], now)
+
+        tried = [m for m in claimed if history.get(m.id)]
+        outcomes = await asyncio.gather(*(settle(m) for m in tried))
+        return {m.id: o for m, o in zip(tried, outcomes, strict=True) if o is not None}
 
     async def _settle_earlier(
         self,
