@@ -3,8 +3,8 @@
 - Accept: one POST /v1/Messages of 10,000 recipients (validation, one COPY, 202), against a
   bare POST /healthz-style round trip of the same API process (the floor of any request).
 - Fan-out: N messages from one unlimited sender through one worker to the sandbox, against
-  the same N sends made directly to the sandbox with the same HTTP client and concurrency
-  (the most any sender on this machine could do).
+  the same N sends made directly to the sandbox with the same HTTP client, call and
+  concurrency (the most any sender on this machine could do).
 
     uv run python bench/fanout.py [--messages 5000] [--workers 1]
 """
@@ -18,31 +18,29 @@ import time
 from pathlib import Path
 
 import httpx
-from httpx_aiohttp import HttpxAiohttpClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.rates import running_stack
 from service.settings import DEFAULT_PROVIDER_ACCOUNT_SID, DEFAULT_PROVIDER_AUTH_TOKEN
+from workers.channels.http import ProviderClient, basic_authorization
 
 SENDER = "+15017140001"
 
 
 async def raw_sends(sandbox: str, count: int, concurrency: int = 64) -> float:
-    """Seconds for `count` direct creates on the sandbox, `concurrency` at a time."""
-    url = f"{sandbox}/2010-04-01/Accounts/{DEFAULT_PROVIDER_ACCOUNT_SID}/Messages.json"
-    auth = httpx.BasicAuth(DEFAULT_PROVIDER_ACCOUNT_SID, DEFAULT_PROVIDER_AUTH_TOKEN)
+    """Seconds for `count` direct creates on the sandbox, `concurrency` at a time, through the
+    workers' own provider client and call."""
+    url = httpx.URL(f"{sandbox}/2010-04-01/Accounts/{DEFAULT_PROVIDER_ACCOUNT_SID}/Messages.json")
+    headers = basic_authorization(DEFAULT_PROVIDER_ACCOUNT_SID, DEFAULT_PROVIDER_AUTH_TOKEN)
     slots = asyncio.Semaphore(concurrency)
-    async with HttpxAiohttpClient(timeout=30, limits=httpx.Limits(max_connections=256)) as http:
+    async with ProviderClient(timeout_s=30, max_connections=256) as http:
 
         async def one(n: int) -> None:
             async with slots:
-                answer = await http.post(
-                    url,
-                    auth=auth,
-                    data={"To": f"+1555777{n:04d}", "From": "+15017140002", "Body": "raw"},
-                )
-                answer.raise_for_status()
+                form = {"To": f"+1555777{n:04d}", "From": "+15017140002", "Body": "raw"}
+                answer = await http.post_form(url, form, headers)
+                assert answer.status_code == 201, answer.text
 
         started = time.perf_counter()
         await asyncio.gather(*(one(n) for n in range(count)))

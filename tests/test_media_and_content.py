@@ -14,6 +14,7 @@ from service import ids
 from service.settings import Settings
 from tests.conftest import run_worker
 from workers import settings as worker_settings
+from workers.channels.http import ProviderClient
 
 SMS_FROM = {"address": "+15017122661", "channel": "SMS"}
 CONTENT_SID = "HX" + "0123456789abcdef" * 2
@@ -174,7 +175,8 @@ async def test_content_variables_are_the_recipients_variables(
         forms[form["To"][0]] = form
         return httpx.Response(201, json={"sid": "SM" + uuid.uuid4().hex, "status": "queued"})
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(provider)) as http:
+    transport = httpx.MockTransport(provider)
+    async with ProviderClient(timeout_s=10, max_connections=10, transport=transport) as http:
         dispatcher = worker_settings.build_dispatcher(settings, pool, http)
         operation_id = ids.decode(ids.OPERATION, accepted["operationId"])
         assert operation_id is not None

@@ -6,7 +6,6 @@ import os
 import uuid
 from typing import Any
 
-import httpx
 import msgspec
 import structlog
 from arq import cron
@@ -19,24 +18,27 @@ from service.retention import logic as retention
 from service.settings import Settings, load_settings
 from workers.channels.base import Channel
 from workers.channels.conversations import ConversationsChannel
+from workers.channels.http import ProviderClient
 from workers.channels.sms import MessagesApiChannel
 from workers.channels.whatsapp import WhatsAppChannel
 from workers.dispatch import Dispatcher
 from workers.ratelimit import RateLimiter, SenderLeases
-from workers.webhooks import pooled_client, relay_events, webhook_client
+from workers.webhooks import relay_events, webhook_client
 
 log = structlog.get_logger(__name__)
 
 
-def provider_client(settings: Settings) -> httpx.AsyncClient:
-    """The one client for provider calls: httpx's API over aiohttp's faster connection pool."""
-    return pooled_client(settings.provider_timeout_s, settings.provider_max_connections)
+def provider_client(settings: Settings) -> ProviderClient:
+    """The one client for provider calls."""
+    return ProviderClient(
+        timeout_s=settings.provider_timeout_s, max_connections=settings.provider_max_connections
+    )
 
 
 def build_dispatcher(
     settings: Settings,
     pool: Any,
-    client: httpx.AsyncClient,
+    client: ProviderClient,
     clock: Any = system_clock,
     limiter: RateLimiter | None = None,
     leases: SenderLeases | None = None,

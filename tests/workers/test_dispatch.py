@@ -19,6 +19,7 @@ from schemas.messages import SendMessagesRequest
 from service.messages import logic
 from service.settings import Settings
 from tests.conftest import Tenant, TestClock
+from workers.channels.http import ProviderClient
 from workers.channels.sms import MessagesApiChannel
 from workers.dispatch import Dispatcher
 from workers.ratelimit import RateLimiter
@@ -45,7 +46,9 @@ def request(n: int = 1, **extra: Any) -> SendMessagesRequest:
 def dispatcher(
     pool: asyncpg.Pool, handler: Callable[[httpx.Request], httpx.Response], clock: TestClock
 ) -> Dispatcher:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    client = ProviderClient(
+        timeout_s=10, max_connections=10, transport=httpx.MockTransport(handler)
+    )
     channel = MessagesApiChannel(
         client,
         base_url="https://provider.test",

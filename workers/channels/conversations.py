@@ -8,6 +8,7 @@ naming it; that conversation is adopted. Delivery comes back as `onDeliveryUpdat
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from datetime import datetime
@@ -19,6 +20,7 @@ import msgspec
 from service.clock import Clock
 from service.dispatch import store
 from workers.channels.base import SendRequest, SendResult, failed_call
+from workers.channels.http import ProviderClient, basic_authorization
 from workers.channels.sms import classify_error
 
 CODE_BINDING_EXISTS = 50416
@@ -53,7 +55,7 @@ class ConversationsChannel:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: ProviderClient,
         pool: asyncpg.Pool,
         clock: Clock,
         *,
@@ -66,6 +68,7 @@ class ConversationsChannel:
         self._clock = clock
         self._base = base_url.rstrip("/") + "/v1/Conversations"
         self._auth = httpx.BasicAuth(account_sid, auth_token)
+        self._headers = basic_authorization(account_sid, auth_token)
 
     async def send(self, request: SendRequest) -> SendResult:
         try:
@@ -82,7 +85,7 @@ class ConversationsChannel:
                 if request.content_variables:
                     variables = msgspec.json.encode(request.content_variables).decode()
                     form["ContentVariables"] = variables
-            created = await self._post(f"{self._base}/{conversation}/Messages", form)
+            created = await self._create(f"{self._base}/{conversation}/Messages", form)
         except _Refused as refused:
             return refused.result
         return SendResult(verdict="ACCEPTED", provider_sid=created.sid, status="QUEUED")
@@ -109,22 +112,21 @@ class ConversationsChannel:
         known = await store.find_conversation(self._pool, proxy, recipient)
         if known is not None:
             return known
-        opened = await self._post(self._base, {"FriendlyName": f"{proxy} → {recipient}"})
+        opened = await self._create(self._base, {"FriendlyName": f"{proxy} → {recipient}"})
         conversation = opened.sid
         participant = {
             "MessagingBinding.Address": recipient,
             "MessagingBinding.ProxyAddress": proxy,
         }
-        response = await self._client.post(
-            f"{self._base}/{conversation}/Participants", data=participant, auth=self._auth
-        )
+        response = await self._post(f"{self._base}/{conversation}/Participants", participant)
         if response.status_code == 409:
             error = _decode_error(response)
             existing = _CONVERSATION_SID.search(error.message or "")
             if error.code == CODE_BINDING_EXISTS and existing:
                 # The provider already has a conversation for this pair: use that one, and
                 # drop the empty one just opened.
-                await self._client.delete(f"{self._base}/{conversation}", auth=self._auth)
+                with contextlib.suppress(httpx.TransportError):  # tidying up only
+                    await self._client.delete(f"{self._base}/{conversation}", auth=self._auth)
                 conversation = existing.group(1)
             else:
                 raise _Refused(classify_error(response))
@@ -134,11 +136,14 @@ class ConversationsChannel:
             self._pool, proxy, recipient, conversation, self._clock()
         )
 
-    async def _post(self, url: str, form: dict[str, str]) -> _Created:
+    async def _post(self, url: str, form: dict[str, str]) -> httpx.Response:
         try:
-            response = await self._client.post(url, data=form, auth=self._auth)
+            return await self._client.post_form(httpx.URL(url), form, self._headers)
         except httpx.TransportError as exc:
             raise _Refused(failed_call(exc)) from exc
+
+    async def _create(self, url: str, form: dict[str, str]) -> _Created:
+        response = await self._post(url, form)
         if response.status_code >= 300:
             raise _Refused(classify_error(response))
         return msgspec.json.decode(response.content, type=_Created)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -12,6 +11,7 @@ import msgspec
 
 from service.callbacks.statuses import PROVIDER_TO_ATTEMPT
 from workers.channels.base import SendRequest, SendResult, failed_call
+from workers.channels.http import ProviderClient, basic_authorization
 
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
@@ -48,7 +48,7 @@ class MessagesApiChannel:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: ProviderClient,
         *,
         base_url: str,
         account_sid: str,
@@ -63,8 +63,7 @@ class MessagesApiChannel:
         # Built once: parsing the URL and running the auth flow on every send cost more CPU
         # than the rest of a send's bookkeeping.
         self._create_url = httpx.URL(self._messages_url)
-        credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
-        self._create_headers = {"Authorization": f"Basic {credentials}"}
+        self._create_headers = basic_authorization(account_sid, auth_token)
 
     @property
     def _messages_url(self) -> str:
@@ -89,9 +88,7 @@ class MessagesApiChannel:
             form["ValidityPeriod"] = str(request.validity_period)
         form["StatusCallback"] = f"{self._callback}?attemptId={request.attempt_id.hex}"
         try:
-            response = await self._client.post(
-                self._create_url, data=form, headers=self._create_headers
-            )
+            response = await self._client.post_form(self._create_url, form, self._create_headers)
         except httpx.TransportError as exc:
             return failed_call(exc)
         return _classify(response)
