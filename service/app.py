@@ -40,6 +40,7 @@ from service.health.routes import healthz, readyz
 from service.messages.routes import MessagesController
 from service.metrics.routes import metrics
 from service.operations.routes import OperationsController
+from service.quotas import RequestQuota
 from service.senders.routes import SenderPoolsController, SendersController
 from service.settings import Settings
 from service.state import AppState
@@ -191,6 +192,11 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             credentials=CredentialCache(),
             clock=clock,
             receipts=ReceiptGroups(functools.partial(receipts.apply_receipts, pool)),
+            quota=RequestQuota(
+                redis,
+                rate=settings.api_requests_per_second,
+                burst=settings.api_request_burst,
+            ),
         )
         try:
             yield

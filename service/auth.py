@@ -1,4 +1,5 @@
-"""HTTP Basic authentication on every API route; the tenant is the account behind it."""
+"""HTTP Basic authentication on every API route; the tenant is the account behind it, and its
+request quota is checked here (service.quotas)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from service.accounts.logic import authenticate
-from service.errors import Unauthorized
+from service.errors import TooManyRequests, Unauthorized
 from service.state import AppState
 
 
@@ -21,6 +22,9 @@ async def require_account(
     )
     if account_sid is None:
         raise Unauthorized()
+    retry_after_s = await state.quota.retry_after_s(account_sid)
+    if retry_after_s is not None:
+        raise TooManyRequests(retry_after_s)
     connection.scope["state"]["account_sid"] = account_sid
 
 

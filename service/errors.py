@@ -115,6 +115,17 @@ class BodyTooLarge(ApiError):
     code = CODE_BODY_TOO_LARGE
 
 
+class TooManyRequests(ApiError):
+    """Too Many Requests"""
+
+    status_code = 429
+    code = 20429
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"Too many requests for this account; retry after {retry_after_s} s")
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
 class Unavailable(ApiError):
     """A backing service is unavailable; retry later."""
 

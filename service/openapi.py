@@ -62,6 +62,11 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
     401: _error("Missing or wrong credentials", 20003, "Authentication failed"),
     404: _error("Not found (or another account's)", 20404, "The resource was not found."),
     413: _error("Request body too large", 90003, "Request body too large"),
+    429: _error(
+        "Over the account's request quota; retry after Retry-After",
+        20429,
+        "Too many requests for this account; retry after 1 s",
+    ),
     500: _error("Internal error", 90500, "Internal error"),
     503: _error("Unavailable; retry after Retry-After", 90503, "Unavailable"),
 }

@@ -31,6 +31,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Where provider callbacks reach us; defaults to public_base_url.
     callback_base_url: str = ""
     max_body_bytes: int = 8 * 1024 * 1024
+    # Each account's API requests: this many a second on average, the burst at once (0: none).
+    api_requests_per_second: float = 100.0
+    api_request_burst: int = 200
     # Replaces the per-kind default rate of senders nobody registered (e.g. for the sandbox).
     unregistered_sender_mps: float | None = None
     # How far ahead (seconds of a sender's rate) a worker claims that sender's messages.

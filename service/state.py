@@ -10,6 +10,7 @@ from arq.connections import ArqRedis
 from service.accounts.logic import CredentialCache
 from service.callbacks.batching import ReceiptGroups
 from service.clock import Clock
+from service.quotas import RequestQuota
 from service.settings import Settings
 
 
@@ -21,6 +22,7 @@ class AppState:
     credentials: CredentialCache
     clock: Clock
     receipts: ReceiptGroups
+    quota: RequestQuota
 
     @property
     def base_url(self) -> str:
