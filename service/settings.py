@@ -40,6 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     claim_horizon_s: float = 2.0
     send_batch_size: int = 500
     claim_lease_s: int = 60
+    # On SIGTERM a worker stops sending at once, then waits this long for its jobs to end.
+    worker_shutdown_grace_s: int = 30
     retention_days: int = 7
     # Webhooks and statusCallbacks (ext): outbound calls to users' URLs.
     webhook_timeout_s: float = 10.0

@@ -94,6 +94,8 @@ class Dispatcher:
     lease_s: int = 60
     concurrency: int = 64
     rng: random.Random = field(default_factory=random.Random)
+    # Set by stop(): no more claims or sends; what was claimed and not sent is given back.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _draining: set[str] = field(default_factory=set)
     _http_slots: asyncio.Semaphore | None = None
 
@@ -105,7 +107,7 @@ class Dispatcher:
         pacing, and messages leased to another worker, are left to them.
         """
         handled = 0
-        while True:
+        while not self.stopping.is_set():
             keys = await store.due_senders(self.pool, self.clock(), operation_id)
             keys = [key for key in keys if key not in self._draining]
             if not keys:
@@ -115,6 +117,13 @@ class Dispatcher:
             if not any(counts):
                 return handled
             handled += sum(counts)
+        return handled
+
+    def stop(self) -> None:
+        """Stop sending, for a graceful shutdown: calls already made are answered and recorded,
+        and the messages claimed but not sent yet are given back at once, due now for another
+        worker (no provider lookup, no wait for their lease to end)."""
+        self.stopping.set()
 
     async def _drain(self, sender_key: str, rate: float) -> int:
         """Claim and send one sender's due messages, a horizon's worth of its rate at a time.
@@ -160,9 +169,13 @@ class Dispatcher:
             upcoming = asyncio.create_task(claim_next())
             while True:
                 batch = await upcoming
+                upcoming = None
                 if batch is None:
                     break
                 handled += batch.claimed
+                if self.stopping.is_set():
+                    finishing.append(asyncio.create_task(self._give_back(batch)))
+                    break
                 # The next batch is claimed and prepared while this one is paced out, so the
                 # sender's turns follow each other without a gap between batches.
                 upcoming = asyncio.create_task(claim_next())
@@ -171,6 +184,13 @@ class Dispatcher:
                     renewed_at = time.monotonic()
                 calls = await self._pace(batch, window)
                 finishing.append(asyncio.create_task(self._finish_batch(batch, calls)))
+                if self.stopping.is_set():
+                    following = await upcoming  # its claim is finished, then given back
+                    upcoming = None
+                    if following is not None:
+                        handled += following.claimed
+                        finishing.append(asyncio.create_task(self._give_back(following)))
+                    break
             for failure in await asyncio.gather(*finishing, return_exceptions=True):
                 if isinstance(failure, BaseException):
                     # Its messages stay leased and are taken up again when the lease ends;
@@ -196,7 +216,11 @@ class Dispatcher:
         if window is None or not batch.turns:
             return [asyncio.create_task(self._call(item)) for item in batch.to_send]
         calls = []
-        for item, turn in zip(batch.to_send, batch.turns, strict=True):
+        for index, (item, turn) in enumerate(zip(batch.to_send, batch.turns, strict=True)):
+            if self.stopping.is_set():
+                unsent, batch.to_send = batch.to_send[index:], batch.to_send[:index]
+                await store.release_unsent(self.pool, [u.attempt.id for u in unsent], self.clock())
+                break
             cost = item.attempt.segments or 1
             allowed = await window.earliest(cost)
             at = window.spaced(max(turn, allowed), cost)
@@ -296,6 +320,13 @@ class Dispatcher:
         sendable = await store.record_submitting(self.pool, [p.attempt for p in planned], now)
         batch.to_send = [p for p in planned if p.message.id in sendable]
         return batch
+
+    async def _give_back(self, batch: _Batch) -> None:
+        """A batch claimed but not paced (the worker is stopping): its messages to send are
+        given back; what its preparation settled (expired, suppressed...) is recorded."""
+        unsent, batch.to_send = batch.to_send, []
+        await store.release_unsent(self.pool, [u.attempt.id for u in unsent], self.clock())
+        await self._finish_batch(batch, [])
 
     async def _finish_batch(self, batch: _Batch, calls: list[asyncio.Task[SendResult]]) -> None:
         results = await asyncio.gather(*calls)

@@ -93,6 +93,18 @@ FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[])
     AS o(attempt_id, provider_sid, status, error_code, error_message)
 WHERE t.id = o.attempt_id;
 
+-- name: release_unsent
+-- Messages a stopping worker claimed and prepared but never sent: their attempts never
+-- started, so they are dropped (nothing to look up at the provider) and the messages are due
+-- again now, for another worker. Attempts first, then messages: the order receipts lock in.
+WITH unsent AS (
+    DELETE FROM attempts WHERE id = ANY($1::uuid[]) AND status = 'SUBMITTING'
+    RETURNING message_id
+)
+UPDATE messages m SET due_at = $2, sending = false
+FROM unsent
+WHERE m.id = unsent.message_id AND m.due_at IS NOT NULL;
+
 -- name: close_lost_attempt
 -- A SUBMITTING attempt the provider turns out never to have received: closed as failed. Only
 -- the attempt: its message is claimed by the caller, which sends it again now.

@@ -226,6 +226,14 @@ async def remember_conversation(
     return sid
 
 
+async def release_unsent(
+    pool: asyncpg.Pool, attempt_ids: Sequence[uuid.UUID], now: datetime
+) -> None:
+    """Give back messages whose attempts were recorded but never started (see queries.sql)."""
+    if attempt_ids:
+        await pool.execute(Q.release_unsent, list(attempt_ids), now)
+
+
 async def close_lost_attempt(
     conn: asyncpg.Pool | asyncpg.Connection,
     attempt_id: uuid.UUID,

@@ -1,4 +1,4 @@
-"""Worker processes killed mid-send: every message still reaches the provider exactly once.
+"""Worker processes killed or stopped mid-send: every message reaches the provider exactly once.
 
 Real `python -m workers` processes drain one sender against the sandbox; each is killed
 (SIGKILL: no shutdown, leases held, calls in flight) once more of the messages have arrived,
@@ -8,6 +8,8 @@ the provider before anything is sent again. Status callbacks are held back for t
 test, so only the provider's own list can tell what went.
 
 `make test` runs one kill; the slow variant (-m slow) kills three workers in a longer run.
+A worker stopped with SIGTERM instead leaves nothing to look up: what it did not send it gives
+back, due at once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -54,8 +57,8 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
             [sys.executable, "-m", "workers"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -78,6 +81,53 @@ async def wait_for(
         await asyncio.sleep(0.05)
 
 
+async def exit_code(process: subprocess.Popen[bytes], deadline_s: float = 60.0) -> int:
+    """Wait for the process without blocking the event loop: the sandbox answering its last
+    calls runs on this loop."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline_s
+    while (code := process.poll()) is None:
+        if loop.time() > give_up:
+            pytest.fail("the worker did not stop")
+        await asyncio.sleep(0.05)
+    return code
+
+
+async def accept(pool: asyncpg.Pool, tenant: Tenant, to: list[str]) -> uuid.UUID:
+    body = msgspec.convert(
+        {
+            "to": [{"address": address, "channel": "PHONE"} for address in to],
+            "content": {"text": "exactly once"},
+            "from": {"address": SENDER, "channel": "SMS"},
+        },
+        SendMessagesRequest,
+    )
+    operation_id, _ = await logic.accept_send(
+        pool, account_sid=tenant.account_sid, request=body, now=system_clock()
+    )
+    return operation_id
+
+
+def settled(pool: asyncpg.Pool, operation_id: uuid.UUID) -> Callable[[], Awaitable[bool]]:
+    async def every_message_handed_over() -> bool:
+        waiting = await pool.fetchval(
+            "SELECT count(*) FROM messages WHERE operation_id = $1"
+            " AND (due_at IS NOT NULL OR status <> 'QUEUED')",
+            operation_id,
+        )
+        return int(waiting) == 0
+
+    return every_message_handed_over
+
+
+async def accepted_attempts(pool: asyncpg.Pool, operation_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT message_id, provider_sid FROM attempts"
+        " WHERE operation_id = $1 AND provider_sid IS NOT NULL",
+        operation_id,
+    )
+
+
 async def run_with_kills(
     pool: asyncpg.Pool,
     tenant: Tenant,
@@ -91,17 +141,7 @@ async def run_with_kills(
 ) -> None:
     await sandbox.post("/sandbox/config", json={"callback_delay_ms": 600_000})
     to = [f"+1555870{n:04d}" for n in range(recipients)]
-    body = msgspec.convert(
-        {
-            "to": [{"address": address, "channel": "PHONE"} for address in to],
-            "content": {"text": "exactly once"},
-            "from": {"address": SENDER, "channel": "SMS"},
-        },
-        SendMessagesRequest,
-    )
-    operation_id, _ = await logic.accept_send(
-        pool, account_sid=tenant.account_sid, request=body, now=system_clock()
-    )
+    operation_id = await accept(pool, tenant, to)
     env = worker_environment(settings)
     log = tmp_path / "workers.log"
     worker = start_worker(env, log)
@@ -119,15 +159,7 @@ async def run_with_kills(
             assert len(await arrived(sandbox)) < recipients, "the run ended before the kill"
             worker = start_worker(env, log)
 
-        async def settled() -> bool:
-            waiting = await pool.fetchval(
-                "SELECT count(*) FROM messages WHERE operation_id = $1"
-                " AND (due_at IS NOT NULL OR status <> 'QUEUED')",
-                operation_id,
-            )
-            return int(waiting) == 0
-
-        await wait_for(settled, "every message to be handed over")
+        await wait_for(settled(pool, operation_id), "every message to be handed over")
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait()
@@ -135,11 +167,7 @@ async def run_with_kills(
 
     sent = await arrived(sandbox)
     assert sorted(m["to"] for m in sent) == sorted(to), log.read_text()[-3000:]
-    accepted = await pool.fetch(
-        "SELECT message_id, provider_sid FROM attempts"
-        " WHERE operation_id = $1 AND provider_sid IS NOT NULL",
-        operation_id,
-    )
+    accepted = await accepted_attempts(pool, operation_id)
     # One accepted attempt per message, carrying the SID of its one message at the provider.
     assert len({a["message_id"] for a in accepted}) == len(accepted) == recipients
     assert {a["provider_sid"] for a in accepted} == {m["sid"] for m in sent}
@@ -163,3 +191,58 @@ async def test_killed_workers_lose_and_repeat_nothing(
     await run_with_kills(
         pool, tenant, isolated[1], sandbox, redis, tmp_path, recipients=recipients, kills=kills
     )
+
+
+async def test_a_stopped_worker_gives_back_what_it_did_not_send(
+    pool: asyncpg.Pool,
+    tenant: Tenant,
+    sandbox: httpx.AsyncClient,
+    redis: Redis,
+    isolated: tuple[asyncpg.Pool, Settings],
+    tmp_path: Path,
+) -> None:
+    await sandbox.post("/sandbox/config", json={"callback_delay_ms": 600_000})
+    to = [f"+1555871{n:04d}" for n in range(400)]
+    operation_id = await accept(pool, tenant, to)
+    env = worker_environment(isolated[1])
+    log = tmp_path / "workers.log"
+    worker = start_worker(env, log)
+    try:
+
+        async def a_third() -> bool:
+            return len(await arrived(sandbox)) >= len(to) // 3
+
+        await wait_for(a_third, "a third of the messages")
+        worker.send_signal(signal.SIGTERM)
+        assert await exit_code(worker) == 0, log.read_text()[-3000:]
+        sent = await arrived(sandbox)
+        assert len(sent) < len(to), "the run ended before the stop"
+        # Every call it made is recorded; nothing is left for another worker to look up, and
+        # what it did not send is due now, with no attempt.
+        attempts = await pool.fetch(
+            "SELECT status, provider_sid FROM attempts WHERE operation_id = $1", operation_id
+        )
+        assert {a["status"] for a in attempts} == {"QUEUED"}
+        assert {a["provider_sid"] for a in attempts} == {m["sid"] for m in sent}
+        given_back = await pool.fetchval(
+            "SELECT count(*) FROM messages WHERE operation_id = $1 AND due_at <= now()"
+            " AND NOT sending",
+            operation_id,
+        )
+        assert given_back == len(to) - len(sent)
+
+        worker = start_worker(env, log)
+        await wait_for(settled(pool, operation_id), "every message to be handed over")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        await redis.flushdb()
+
+    sent = await arrived(sandbox)
+    assert sorted(m["to"] for m in sent) == sorted(to)
+    accepted = await accepted_attempts(pool, operation_id)
+    lost = await pool.fetchval(
+        "SELECT count(*) FROM attempts WHERE operation_id = $1 AND provider_sid IS NULL",
+        operation_id,
+    )
+    assert (len(accepted), lost) == (len(to), 0)  # one attempt per message, none looked up
