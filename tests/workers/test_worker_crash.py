@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -44,23 +44,52 @@ def pool(isolated: tuple[asyncpg.Pool, Settings]) -> asyncpg.Pool:
     return isolated[0]
 
 
-def worker_environment(settings: Settings) -> dict[str, str]:
-    values = msgspec.structs.asdict(settings)
-    env = {name.upper(): str(value) for name, value in values.items() if value is not None}
-    env.update(CLAIM_LEASE_S="3", UNREGISTERED_SENDER_MPS="100", LOG_LEVEL="WARNING")
-    return {**os.environ, **env}
+class Workers:
+    """`python -m workers` processes on the test's own database, logging to one file."""
+
+    def __init__(self, settings: Settings, log: Path) -> None:
+        values = msgspec.structs.asdict(settings)
+        env = {name.upper(): str(value) for name, value in values.items() if value is not None}
+        env.update(CLAIM_LEASE_S="3", UNREGISTERED_SENDER_MPS="100", LOG_LEVEL="WARNING")
+        self.env = {**os.environ, **env}
+        self.log = log
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        with self.log.open("ab") as sink:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "workers"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.started.append(worker)
+        return worker
+
+    def tail(self) -> str:
+        return self.log.read_text()[-3000:]
 
 
-def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-m", "workers"],
-            cwd=ROOT,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+@pytest.fixture
+async def workers(
+    isolated: tuple[asyncpg.Pool, Settings],
+    sandbox: httpx.AsyncClient,
+    redis: Redis,
+    tmp_path: Path,
+) -> AsyncIterator[Workers]:
+    # Status callbacks are held back for the whole test: only the provider's list can tell.
+    await sandbox.post("/sandbox/config", json={"callback_delay_ms": 600_000})
+    started = Workers(isolated[1], tmp_path / "workers.log")
+    try:
+        yield started
+    finally:
+        for worker in started.started:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGKILL)
+                worker.wait()
+        await redis.flushdb()  # the dead workers' leases and job marks go with them
 
 
 async def arrived(sandbox: httpx.AsyncClient) -> list[dict[str, str]]:
@@ -121,56 +150,12 @@ def settled(pool: asyncpg.Pool, operation_id: uuid.UUID) -> Callable[[], Awaitab
 
 
 async def accepted_attempts(pool: asyncpg.Pool, operation_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await pool.fetch(
+    rows: list[asyncpg.Record] = await pool.fetch(
         "SELECT message_id, provider_sid FROM attempts"
         " WHERE operation_id = $1 AND provider_sid IS NOT NULL",
         operation_id,
     )
-
-
-async def run_with_kills(
-    pool: asyncpg.Pool,
-    tenant: Tenant,
-    settings: Settings,
-    sandbox: httpx.AsyncClient,
-    redis: Redis,
-    tmp_path: Path,
-    *,
-    recipients: int,
-    kills: int,
-) -> None:
-    await sandbox.post("/sandbox/config", json={"callback_delay_ms": 600_000})
-    to = [f"+1555870{n:04d}" for n in range(recipients)]
-    operation_id = await accept(pool, tenant, to)
-    env = worker_environment(settings)
-    log = tmp_path / "workers.log"
-    worker = start_worker(env, log)
-    try:
-        for kill in range(1, kills + 1):
-            # Killed once a further share of the messages has arrived: mid-run, calls in flight.
-            share = recipients * kill // (kills + 1)
-
-            async def enough(share: int = share) -> bool:
-                return len(await arrived(sandbox)) >= share
-
-            await wait_for(enough, f"{share} messages before kill {kill}")
-            worker.send_signal(signal.SIGKILL)
-            worker.wait()
-            assert len(await arrived(sandbox)) < recipients, "the run ended before the kill"
-            worker = start_worker(env, log)
-
-        await wait_for(settled(pool, operation_id), "every message to be handed over")
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        await redis.flushdb()  # the dead workers' leases and job marks go with them
-
-    sent = await arrived(sandbox)
-    assert sorted(m["to"] for m in sent) == sorted(to), log.read_text()[-3000:]
-    accepted = await accepted_attempts(pool, operation_id)
-    # One accepted attempt per message, carrying the SID of its one message at the provider.
-    assert len({a["message_id"] for a in accepted}) == len(accepted) == recipients
-    assert {a["provider_sid"] for a in accepted} == {m["sid"] for m in sent}
+    return rows
 
 
 @pytest.mark.parametrize(
@@ -182,62 +167,65 @@ async def test_killed_workers_lose_and_repeat_nothing(
     pool: asyncpg.Pool,
     tenant: Tenant,
     sandbox: httpx.AsyncClient,
-    redis: Redis,
-    isolated: tuple[asyncpg.Pool, Settings],
-    tmp_path: Path,
+    workers: Workers,
     recipients: int,
     kills: int,
 ) -> None:
-    await run_with_kills(
-        pool, tenant, isolated[1], sandbox, redis, tmp_path, recipients=recipients, kills=kills
-    )
+    to = [f"+1555870{n:04d}" for n in range(recipients)]
+    operation_id = await accept(pool, tenant, to)
+    worker = workers.start()
+    for kill in range(1, kills + 1):
+        # Killed once a further share of the messages has arrived: mid-run, calls in flight.
+        share = recipients * kill // (kills + 1)
+
+        async def enough(share: int = share) -> bool:
+            return len(await arrived(sandbox)) >= share
+
+        await wait_for(enough, f"{share} messages before kill {kill}")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        assert len(await arrived(sandbox)) < recipients, "the run ended before the kill"
+        worker = workers.start()
+    await wait_for(settled(pool, operation_id), "every message to be handed over")
+
+    sent = await arrived(sandbox)
+    assert sorted(m["to"] for m in sent) == sorted(to), workers.tail()
+    accepted = await accepted_attempts(pool, operation_id)
+    # One accepted attempt per message, carrying the SID of its one message at the provider.
+    assert len({a["message_id"] for a in accepted}) == len(accepted) == recipients
+    assert {a["provider_sid"] for a in accepted} == {m["sid"] for m in sent}
 
 
 async def test_a_stopped_worker_gives_back_what_it_did_not_send(
-    pool: asyncpg.Pool,
-    tenant: Tenant,
-    sandbox: httpx.AsyncClient,
-    redis: Redis,
-    isolated: tuple[asyncpg.Pool, Settings],
-    tmp_path: Path,
+    pool: asyncpg.Pool, tenant: Tenant, sandbox: httpx.AsyncClient, workers: Workers
 ) -> None:
-    await sandbox.post("/sandbox/config", json={"callback_delay_ms": 600_000})
     to = [f"+1555871{n:04d}" for n in range(400)]
     operation_id = await accept(pool, tenant, to)
-    env = worker_environment(isolated[1])
-    log = tmp_path / "workers.log"
-    worker = start_worker(env, log)
-    try:
+    worker = workers.start()
 
-        async def a_third() -> bool:
-            return len(await arrived(sandbox)) >= len(to) // 3
+    async def a_third() -> bool:
+        return len(await arrived(sandbox)) >= len(to) // 3
 
-        await wait_for(a_third, "a third of the messages")
-        worker.send_signal(signal.SIGTERM)
-        assert await exit_code(worker) == 0, log.read_text()[-3000:]
-        sent = await arrived(sandbox)
-        assert len(sent) < len(to), "the run ended before the stop"
-        # Every call it made is recorded; nothing is left for another worker to look up, and
-        # what it did not send is due now, with no attempt.
-        attempts = await pool.fetch(
-            "SELECT status, provider_sid FROM attempts WHERE operation_id = $1", operation_id
-        )
-        assert {a["status"] for a in attempts} == {"QUEUED"}
-        assert {a["provider_sid"] for a in attempts} == {m["sid"] for m in sent}
-        given_back = await pool.fetchval(
-            "SELECT count(*) FROM messages WHERE operation_id = $1 AND due_at <= now()"
-            " AND NOT sending",
-            operation_id,
-        )
-        assert given_back == len(to) - len(sent)
+    await wait_for(a_third, "a third of the messages")
+    worker.send_signal(signal.SIGTERM)
+    assert await exit_code(worker) == 0, workers.tail()
+    sent = await arrived(sandbox)
+    assert len(sent) < len(to), "the run ended before the stop"
+    # Every call it made is recorded; nothing is left for another worker to look up, and what
+    # it did not send is due now, with no attempt.
+    attempts = await pool.fetch(
+        "SELECT status, provider_sid FROM attempts WHERE operation_id = $1", operation_id
+    )
+    assert {a["status"] for a in attempts} == {"QUEUED"}
+    assert {a["provider_sid"] for a in attempts} == {m["sid"] for m in sent}
+    given_back = await pool.fetchval(
+        "SELECT count(*) FROM messages WHERE operation_id = $1 AND due_at <= now() AND NOT sending",
+        operation_id,
+    )
+    assert given_back == len(to) - len(sent)
 
-        worker = start_worker(env, log)
-        await wait_for(settled(pool, operation_id), "every message to be handed over")
-    finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        await redis.flushdb()
-
+    workers.start()
+    await wait_for(settled(pool, operation_id), "every message to be handed over")
     sent = await arrived(sandbox)
     assert sorted(m["to"] for m in sent) == sorted(to)
     accepted = await accepted_attempts(pool, operation_id)
