@@ -217,10 +217,6 @@ class Dispatcher:
             return [asyncio.create_task(self._call(item)) for item in batch.to_send]
         calls = []
         for index, (item, turn) in enumerate(zip(batch.to_send, batch.turns, strict=True)):
-            if self.stopping.is_set():
-                unsent, batch.to_send = batch.to_send[index:], batch.to_send[:index]
-                await store.release_unsent(self.pool, [u.attempt.id for u in unsent], self.clock())
-                break
             cost = item.attempt.segments or 1
             allowed = await window.earliest(cost)
             at = window.spaced(max(turn, allowed), cost)
@@ -228,6 +224,10 @@ class Dispatcher:
             # A turn may be rounded to now; the window's time never is.
             if allowed > now or at - now > SLEEP_GRANULARITY_S:
                 await asyncio.sleep(at - now)
+            if self.stopping.is_set():  # checked after the waits: nothing starts once stopped
+                unsent, batch.to_send = batch.to_send[index:], batch.to_send[:index]
+                await store.release_unsent(self.pool, [u.attempt.id for u in unsent], self.clock())
+                break
             calls.append(asyncio.create_task(self._call(item, window.started(cost))))
         return calls
 
