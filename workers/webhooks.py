@@ -13,7 +13,6 @@ from typing import Any
 
 import aiohttp
 import httpx
-from aiohttp.abc import AbstractResolver
 from httpx_aiohttp import HttpxAiohttpClient
 from httpx_aiohttp.transport import AiohttpTransport
 
@@ -26,44 +25,33 @@ from service.webhooks.destinations import PublicAddressesOnly
 DELIVERY_ROUNDS = 10
 
 
-def pooled_client(
-    timeout_s: float, max_connections: int, resolver: AbstractResolver | None = None
-) -> httpx.AsyncClient:
-    """httpx's API over aiohttp's faster connection pool (DESIGN.md), with explicit timeouts;
-    host names are resolved by `resolver` when given (aiohttp's own otherwise).
+def webhook_client(settings: Settings) -> httpx.AsyncClient:
+    """The one client for users' URLs (webhook endpoints, statusCallbacks): httpx's API over
+    aiohttp's faster pool (DESIGN.md), with explicit timeouts. It connects only to addresses
+    destinations allow, whatever a name resolved to when it was checked (PublicAddressesOnly).
 
     Redirects are not followed: a webhook URL could redirect anywhere, a private address too.
     """
     limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
+        max_connections=settings.webhook_max_connections,
+        max_keepalive_connections=settings.webhook_max_connections,
     )
-    transport = None
-    if resolver is not None:
-        transport = AiohttpTransport(
-            client=lambda: aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(
-                    limit=max_connections,
-                    keepalive_timeout=limits.keepalive_expiry,
-                    ssl=httpx.create_ssl_context(),
-                    resolver=resolver,
-                )
+    resolver = PublicAddressesOnly(allow_loopback=settings.webhook_loopback_allowed)
+    transport = AiohttpTransport(
+        client=lambda: aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=settings.webhook_max_connections,
+                keepalive_timeout=limits.keepalive_expiry,
+                ssl=httpx.create_ssl_context(),
+                resolver=resolver,
             )
         )
+    )
     return HttpxAiohttpClient(
-        timeout=httpx.Timeout(timeout_s, connect=5.0),
+        timeout=httpx.Timeout(settings.webhook_timeout_s, connect=5.0),
         limits=limits,
         follow_redirects=False,
         transport=transport,
-    )
-
-
-def webhook_client(settings: Settings) -> httpx.AsyncClient:
-    """The one client for users' URLs (webhook endpoints, statusCallbacks): it connects only
-    to the addresses destinations allow, whatever a name resolved to when it was checked."""
-    return pooled_client(
-        settings.webhook_timeout_s,
-        settings.webhook_max_connections,
-        PublicAddressesOnly(allow_loopback=settings.webhook_loopback_allowed),
     )
 
 
