@@ -428,13 +428,16 @@ class Dispatcher:
             channel = self.channels[attempt.channel]
             content, _ = _render(operation, message)
             body = content.get("text")
-            sid = await channel.find_submitted(
+            candidates = await channel.find_submitted(
                 attempt_id=attempt.id,
                 to=attempt.to_address,
                 from_=attempt.from_address,
                 since=attempt.attempted_at,
                 body=body if isinstance(body, str) else None,
             )
+            # A message another attempt owns is not this one's (the same text sent twice).
+            owned = await store.owned_sids(self.pool, candidates)
+            sid = next((c for c in candidates if c not in owned), None)
             if sid is not None:
                 log.info("adopted a submission found at the provider", provider_sid=sid)
                 return _handed(message, attempt.id, sid)

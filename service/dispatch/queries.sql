@@ -93,6 +93,9 @@ FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[])
     AS o(attempt_id, provider_sid, status, error_code, error_message)
 WHERE t.id = o.attempt_id;
 
+-- name: owned_sids
+SELECT provider_sid FROM attempts WHERE provider_sid = ANY($1::text[]);
+
 -- name: release_unsent
 -- Messages a stopping worker claimed and prepared but never sent: their attempts never
 -- started, so they are dropped (nothing to look up at the provider) and the messages are due

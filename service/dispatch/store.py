@@ -226,6 +226,14 @@ async def remember_conversation(
     return sid
 
 
+async def owned_sids(conn: asyncpg.Pool | asyncpg.Connection, sids: Sequence[str]) -> set[str]:
+    """Which of these provider sids an attempt already owns."""
+    if not sids:
+        return set()
+    rows = await conn.fetch(Q.owned_sids, list(sids))
+    return {row["provider_sid"] for row in rows}
+
+
 async def release_unsent(
     pool: asyncpg.Pool, attempt_ids: Sequence[uuid.UUID], now: datetime
 ) -> None:

@@ -201,6 +201,50 @@ async def test_a_lost_answer_is_looked_up_before_sending_again(
     assert (await message_of(pool, operation_id))["due_at"] is None
 
 
+async def test_a_lookup_never_adopts_a_message_another_attempt_owns(
+    pool: asyncpg.Pool, tenant: Tenant
+) -> None:
+    """The same text to the same recipient twice within seconds: when the second send's
+    answer is lost and only the first reached the provider, the lookup finds the first one.
+    It belongs to the first message, so the second is sent again."""
+    clock = TestClock(T0)
+    first_sid, second_sid = new_sid(), new_sid()
+    created_at = T0.strftime("%a, %d %b %Y %H:%M:%S +0000")
+    answers = [created(first_sid), None, created(second_sid)]
+    posts = 0
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        nonlocal posts
+        if req.method == "GET":  # the provider has only the first message
+            listed = [{"sid": first_sid, "body": "hi", "date_created": created_at}]
+            return httpx.Response(200, json={"messages": listed, "next_page_uri": None})
+        answer = answers[posts]
+        posts += 1
+        if answer is None:
+            raise httpx.ReadTimeout("lost", request=req)
+        return answer
+
+    worker = dispatcher(pool, handler, clock)
+    first, _ = await logic.accept_send(
+        pool, account_sid=tenant.account_sid, request=request(), now=T0
+    )
+    await worker.run(first)
+    second, _ = await logic.accept_send(
+        pool, account_sid=tenant.account_sid, request=request(), now=T0
+    )
+    await worker.run(second)  # its answer is lost
+    clock.pinned = T0 + timedelta(minutes=5)
+    await worker.run(second)
+    assert posts == 3
+    assert [(a["status"], a["provider_sid"]) for a in await attempts_of(pool, first)] == [
+        ("QUEUED", first_sid)
+    ]
+    assert [(a["status"], a["provider_sid"]) for a in await attempts_of(pool, second)] == [
+        ("FAILED", None),
+        ("QUEUED", second_sid),
+    ]
+
+
 async def test_a_lost_request_that_never_arrived_is_sent_again(
     pool: asyncpg.Pool, tenant: Tenant
 ) -> None:

@@ -70,6 +70,8 @@ class Channel(Protocol):
 
     async def find_submitted(
         self, *, attempt_id: uuid.UUID, to: str, from_: str, since: datetime, body: str | None
-    ) -> str | None:
-        """The provider sid of a message sent earlier with these details, if the provider has it."""
+    ) -> list[str]:
+        """The provider sids of messages the provider has that may be this attempt's (sent
+        with these details since then), the likeliest first; [] when it has none. Another
+        attempt may own some of them (the same text sent twice): the caller checks."""
         ...

@@ -92,10 +92,10 @@ class ConversationsChannel:
 
     async def find_submitted(
         self, *, attempt_id: uuid.UUID, to: str, from_: str, since: datetime, body: str | None
-    ) -> str | None:
+    ) -> list[str]:
         conversation = await store.find_conversation(self._pool, from_, to)
         if conversation is None:
-            return None
+            return []
         response = await self._client.get(
             f"{self._base}/{conversation}/Messages",
             params={"Order": "desc", "PageSize": "100"},
@@ -103,10 +103,12 @@ class ConversationsChannel:
         )
         response.raise_for_status()
         page = msgspec.json.decode(response.content, type=_MessagesPage)
-        for listed in page.messages:
-            if listed.attributes and attempt_id.hex in listed.attributes:
-                return listed.sid
-        return None
+        # The attempt's id is in the message's attributes: a match is this attempt's message.
+        return [
+            listed.sid
+            for listed in page.messages
+            if listed.attributes and attempt_id.hex in listed.attributes
+        ]
 
     async def _conversation_for(self, proxy: str, recipient: str) -> str:
         known = await store.find_conversation(self._pool, proxy, recipient)

@@ -95,7 +95,11 @@ class MessagesApiChannel:
 
     async def find_submitted(
         self, *, attempt_id: uuid.UUID, to: str, from_: str, since: datetime, body: str | None
-    ) -> str | None:
+    ) -> list[str]:
+        # The provider lists newest first: past the earliest time the attempt could have been
+        # created at, nothing further down can be it.
+        earliest = since - timedelta(seconds=5)
+        found: list[str] = []
         params: dict[str, str] | None = {
             "To": self.address_prefix + to,
             "From": self.address_prefix + from_,
@@ -109,14 +113,14 @@ class MessagesApiChannel:
             page = msgspec.json.decode(response.content, type=_TwilioPage)
             for listed in page.messages:
                 created = _parse_rfc2822(listed.date_created)
-                if (body is None or listed.body == body) and (
-                    created is None or created >= since - timedelta(seconds=5)
-                ):
-                    return listed.sid
+                if created is not None and created < earliest:
+                    return found
+                if body is None or listed.body == body:
+                    found.append(listed.sid)
             if not page.next_page_uri:
-                return None
+                return found
             url, params = f"{self._base}{page.next_page_uri}", None
-        return None
+        return found
 
 
 def _parse_rfc2822(text: str | None) -> datetime | None:
