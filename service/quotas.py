@@ -4,12 +4,13 @@ Each account may make `rate` requests a second on average and `burst` at once (G
 atomic Redis script, shared by every API process; Redis's clock, so theirs need not agree).
 A request over the quota answers 429 (20429) with Retry-After, and costs nothing: it is
 refused before any work. Provider callbacks are not accounts' requests and have no quota.
-If Redis cannot be asked, requests are let through (the quota protects the service; it is not
-worth refusing requests for).
+If Redis cannot be asked, or does not answer within CHECK_TIMEOUT_S, requests are let
+through: the quota protects the service, and is not worth refusing or slowing requests for.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import structlog
@@ -17,6 +18,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 log = structlog.get_logger(__name__)
+
+CHECK_TIMEOUT_S = 0.25
 
 # ARGV: interval between requests (ms), tolerance (ms: interval x (burst - 1)).
 # Returns 0 when the request may go (and counts it), else the ms until one may.
@@ -52,10 +55,12 @@ class RequestQuota:
         if not self.enabled:
             return None
         try:
-            wait_ms = await self._take(
-                keys=[self._prefix + account_sid], args=[self._interval_ms, self._tolerance_ms]
-            )
-        except (RedisError, OSError):
+            async with asyncio.timeout(CHECK_TIMEOUT_S):
+                wait_ms = await self._take(
+                    keys=[self._prefix + account_sid],
+                    args=[self._interval_ms, self._tolerance_ms],
+                )
+        except (RedisError, OSError, TimeoutError):
             log.warning("request quota not checked: Redis unavailable", exc_info=True)
             return None
         if not wait_ms:
