@@ -46,7 +46,7 @@ from service.settings import Settings
 from service.state import AppState
 from service.suppressions.routes import InboundMessagesController, SuppressionsController
 from service.text_guard import refuse_nul_characters
-from service.webhooks.routes import WebhooksController
+from service.webhooks.routes import StatusCallbackDeliveriesController, WebhooksController
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +58,7 @@ API_CONTROLLERS = [
     SenderPoolsController,
     SuppressionsController,
     WebhooksController,
+    StatusCallbackDeliveriesController,
 ]
 
 

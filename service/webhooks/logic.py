@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import asyncpg
+import msgspec
 
 from schemas.common import Pagination
 from schemas.events import EVENT_TYPES
@@ -177,19 +178,37 @@ def present_delivery(row: store.DeliveryRow, attempts: list[store.AttemptRow]) -
     )
 
 
+class Owner(msgspec.Struct, frozen=True):
+    """Whose deliveries a request is about, with ids as the API writes them: a webhook
+    endpoint's, or an operation's statusCallback's."""
+
+    webhook_id: str | None = None
+    operation_id: str | None = None
+
+
+async def _own_target(conn: store.Connection, account_sid: str, owner: Owner) -> store.Target:
+    if owner.webhook_id is not None:
+        endpoint = await _own_endpoint(conn, account_sid, owner.webhook_id)
+        return store.Target(endpoint_id=endpoint.id)
+    key = ids.decode(ids.OPERATION, owner.operation_id or "")
+    if key is None or not await store.operation_owned(conn, key, account_sid):
+        raise NotFound()
+    return store.Target(operation_id=key)
+
+
 async def list_deliveries(
     pool: asyncpg.Pool,
     *,
     account_sid: str,
-    webhook_id: str,
+    owner: Owner,
     page_size: int,
     page_token: str | None,
 ) -> DeliveriesPage:
-    """An endpoint's deliveries, newest first, each with every try."""
+    """An endpoint's or a statusCallback's deliveries, newest first, each with every try."""
     start = decode_token(page_token)
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        endpoint = await _own_endpoint(conn, account_sid, webhook_id)
-        rows = await store.list_deliveries(conn, endpoint.id, start, page_size + 1)
+        target = await _own_target(conn, account_sid, owner)
+        rows = await store.list_deliveries(conn, target, start, page_size + 1)
         page, next_token, self_token = trim_page(rows, page_size, start, lambda r: r.id)
         attempts = await store.delivery_attempts(conn, [r.id for r in page])
     return DeliveriesPage(
@@ -202,7 +221,7 @@ async def redeliver(
     pool: asyncpg.Pool,
     *,
     account_sid: str,
-    webhook_id: str,
+    owner: Owner,
     delivery_id: str,
     retry_window: timedelta,
     now: datetime,
@@ -210,10 +229,10 @@ async def redeliver(
     """Send a delivery again now (whatever became of it), with a new retry window."""
     key = ids.decode(ids.DELIVERY, delivery_id)
     async with pool.acquire() as conn, conn.transaction():
-        endpoint = await _own_endpoint(conn, account_sid, webhook_id)
+        target = await _own_target(conn, account_sid, owner)
         row = None
         if key is not None:
-            row = await store.redeliver(conn, key, endpoint.id, now, now + retry_window)
+            row = await store.redeliver(conn, key, target, now, now + retry_window)
         if row is None:
             raise NotFound()
         attempts = await store.delivery_attempts(conn, [row.id])

@@ -34,6 +34,18 @@ FROM webhook_deliveries
 WHERE endpoint_id = $1 AND ($2::uuid IS NULL OR id < $2)
 ORDER BY id DESC LIMIT $3;
 
+-- name: list_callback_deliveries
+-- An operation's statusCallback delivery log, newest first (webhook_deliveries_callback_idx);
+-- the caller has checked that the operation is the account's.
+SELECT id, operation_id, event_id, event_type, status, tries, next_try_at, retry_until,
+       created_at, updated_at
+FROM webhook_deliveries
+WHERE operation_id = $1 AND endpoint_id IS NULL AND ($2::uuid IS NULL OR id < $2)
+ORDER BY id DESC LIMIT $3;
+
+-- name: operation_owned
+SELECT EXISTS (SELECT 1 FROM operations WHERE id = $1 AND account_sid = $2);
+
 -- name: delivery_attempts
 SELECT delivery_id, attempted_at, status_code, error, response_body, duration_ms
 FROM webhook_attempts WHERE delivery_id = ANY($1::uuid[])
@@ -44,6 +56,14 @@ ORDER BY attempted_at, id;
 UPDATE webhook_deliveries
 SET status = 'PENDING', next_try_at = $3, retry_until = $4, updated_at = $3
 WHERE id = $1 AND endpoint_id = $2
+RETURNING id, operation_id, event_id, event_type, status, tries, next_try_at, retry_until,
+          created_at, updated_at;
+
+-- name: redeliver_callback
+-- As redeliver, for one of an operation's statusCallback deliveries.
+UPDATE webhook_deliveries
+SET status = 'PENDING', next_try_at = $3, retry_until = $4, updated_at = $3
+WHERE id = $1 AND operation_id = $2 AND endpoint_id IS NULL
 RETURNING id, operation_id, event_id, event_type, status, tries, next_try_at, retry_until,
           created_at, updated_at;
 

@@ -1,4 +1,5 @@
-"""HTTP routes of the Webhooks resource (ext): endpoints, delivery log, redelivery."""
+"""HTTP routes of the Webhooks resource (ext): endpoints, delivery log, redelivery; and the
+same log and redelivery for an operation's statusCallback (ext)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from schemas.webhooks import (
 )
 from service.auth import account_sid_of
 from service.openapi import ERROR_RESPONSES, WEBHOOK_CREATE_RESPONSES
+from service.operations.routes import OperationIdPath
 from service.query_params import PageSizeParam, PageTokenParam
 from service.state import AppState
 from service.webhooks import logic
@@ -38,6 +40,42 @@ DeliveryIdPath = Annotated[
         schema_extra={"examples": ["comms_delivery_01m8h0jzqsechs3yv6kh2qxj5m"]},
     ),
 ]
+
+
+async def _deliveries(
+    request: Request[Any, Any, Any],
+    comms: AppState,
+    owner: logic.Owner,
+    page_size: int,
+    page_token: str | None,
+) -> DeliveriesPage:
+    return await logic.list_deliveries(
+        comms.pool,
+        account_sid=account_sid_of(request),
+        owner=owner,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
+async def _redeliver(
+    request: Request[Any, Any, Any], comms: AppState, owner: logic.Owner, delivery_id: str
+) -> Response[DeliveryRead]:
+    redelivered = await logic.redeliver(
+        comms.pool,
+        account_sid=account_sid_of(request),
+        owner=owner,
+        delivery_id=delivery_id,
+        retry_window=timedelta(hours=comms.settings.webhook_retry_hours),
+        now=comms.clock(),
+    )
+    return Response(redelivered, status_code=202)
+
+
+REDELIVERY_DESCRIPTION = (
+    "The delivery is due at once, with the same body and `webhook-id`, and a new 24-hour "
+    "retry window; one that succeeded already is sent once more."
+)
 
 
 class WebhooksController(Controller):
@@ -141,21 +179,15 @@ class WebhooksController(Controller):
         page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
         page_token: PageTokenParam = None,
     ) -> DeliveriesPage:
-        return await logic.list_deliveries(
-            comms.pool,
-            account_sid=account_sid_of(request),
-            webhook_id=webhookId,
-            page_size=page_size,
-            page_token=page_token,
-        )
+        owner = logic.Owner(webhook_id=webhookId)
+        return await _deliveries(request, comms, owner, page_size, page_token)
 
     @post(
         "/{webhookId:str}/Deliveries/{deliveryId:str}/Redeliver",
         status_code=202,
         operation_id="RedeliverWebhookDelivery",
         summary="Send a delivery again (ext)",
-        description="The delivery is due at once, with the same body and `webhook-id`, and a "
-        "new 24-hour retry window; one that succeeded already is sent once more.",
+        description=REDELIVERY_DESCRIPTION,
         responses=ERROR_RESPONSES,
     )
     async def redeliver(
@@ -165,12 +197,46 @@ class WebhooksController(Controller):
         webhookId: WebhookIdPath,
         deliveryId: DeliveryIdPath,
     ) -> Response[DeliveryRead]:
-        redelivered = await logic.redeliver(
-            comms.pool,
-            account_sid=account_sid_of(request),
-            webhook_id=webhookId,
-            delivery_id=deliveryId,
-            retry_window=timedelta(hours=comms.settings.webhook_retry_hours),
-            now=comms.clock(),
-        )
-        return Response(redelivered, status_code=202)
+        return await _redeliver(request, comms, logic.Owner(webhook_id=webhookId), deliveryId)
+
+
+class StatusCallbackDeliveriesController(Controller):
+    """The delivery log of an operation's statusCallback, like an endpoint's."""
+
+    path = "/Messages/Operations"
+    tags = ["Webhooks"]
+
+    @get(
+        "/{operationId:str}/Deliveries",
+        operation_id="ListStatusCallbackDeliveries",
+        summary="List an operation's statusCallback deliveries with every try, newest first (ext)",
+        responses=ERROR_RESPONSES,
+    )
+    async def deliveries(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        operationId: OperationIdPath,
+        page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
+        page_token: PageTokenParam = None,
+    ) -> DeliveriesPage:
+        owner = logic.Owner(operation_id=operationId)
+        return await _deliveries(request, comms, owner, page_size, page_token)
+
+    @post(
+        "/{operationId:str}/Deliveries/{deliveryId:str}/Redeliver",
+        status_code=202,
+        operation_id="RedeliverStatusCallbackDelivery",
+        summary="Send a statusCallback delivery again (ext)",
+        description=REDELIVERY_DESCRIPTION,
+        responses=ERROR_RESPONSES,
+    )
+    async def redeliver(
+        self,
+        request: Request[Any, Any, Any],
+        comms: NamedDependency[AppState],
+        operationId: OperationIdPath,
+        deliveryId: DeliveryIdPath,
+    ) -> Response[DeliveryRead]:
+        owner = logic.Owner(operation_id=operationId)
+        return await _redeliver(request, comms, owner, deliveryId)

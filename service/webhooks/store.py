@@ -140,11 +140,25 @@ async def delete_endpoint(conn: Connection, endpoint_id: uuid.UUID, account_sid:
 # Delivery log -------------------------------------------------------------------------------
 
 
+class Target(msgspec.Struct, frozen=True):
+    """Whose deliveries: an endpoint's, or (endpoint None) an operation's statusCallback's."""
+
+    endpoint_id: uuid.UUID | None = None
+    operation_id: uuid.UUID | None = None
+
+
 async def list_deliveries(
-    conn: Connection, endpoint_id: uuid.UUID, after: uuid.UUID | None, limit: int
+    conn: Connection, target: Target, after: uuid.UUID | None, limit: int
 ) -> list[DeliveryRow]:
-    rows = await conn.fetch(Q.list_deliveries, endpoint_id, after, limit)
+    if target.endpoint_id is not None:
+        rows = await conn.fetch(Q.list_deliveries, target.endpoint_id, after, limit)
+    else:
+        rows = await conn.fetch(Q.list_callback_deliveries, target.operation_id, after, limit)
     return [DeliveryRow(**dict(row)) for row in rows]
+
+
+async def operation_owned(conn: Connection, operation_id: uuid.UUID, account_sid: str) -> bool:
+    return bool(await conn.fetchval(Q.operation_owned, operation_id, account_sid))
 
 
 async def delivery_attempts(
@@ -160,11 +174,16 @@ async def delivery_attempts(
 async def redeliver(
     conn: Connection,
     delivery_id: uuid.UUID,
-    endpoint_id: uuid.UUID,
+    target: Target,
     now: datetime,
     retry_until: datetime,
 ) -> DeliveryRow | None:
-    row = await conn.fetchrow(Q.redeliver, delivery_id, endpoint_id, now, retry_until)
+    if target.endpoint_id is not None:
+        row = await conn.fetchrow(Q.redeliver, delivery_id, target.endpoint_id, now, retry_until)
+    else:
+        row = await conn.fetchrow(
+            Q.redeliver_callback, delivery_id, target.operation_id, now, retry_until
+        )
     return None if row is None else DeliveryRow(**dict(row))
 
 

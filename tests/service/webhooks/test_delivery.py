@@ -262,6 +262,56 @@ async def test_a_status_callback_gets_only_its_operations_events(
             verify_signature(secret, request)
 
 
+async def test_a_status_callbacks_deliveries_are_logged_and_redelivered(
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
+) -> None:
+    async with serve_receiver() as receiver:
+        operation_id = await send_and_settle(
+            client,
+            sandbox,
+            settings,
+            ["+15558675310"],
+            statusCallback=f"{receiver.url}/operation",
+        )
+        receiver.answers = [500] * 10  # every event's first try fails
+        start = datetime.now(UTC)
+        await relay(pool, settings, now=start)
+        log = f"/v1/Messages/Operations/{operation_id}/Deliveries"
+        listed = (await client.get(log, params={"pageSize": 1000})).json()["deliveries"]
+        assert len(listed) == len(receiver.on("operation")) >= 4  # processing, queued, sent...
+        assert {(d["status"], d["tries"]) for d in listed} == {("PENDING", 1)}
+        assert {d["attempts"][0]["statusCode"] for d in listed} == {500}
+        # Newest first, pageable like every list.
+        page = (await client.get(log, params={"pageSize": 2})).json()
+        assert [d["id"] for d in page["deliveries"]] == [d["id"] for d in listed[:2]]
+        assert page["pagination"]["next"] is not None
+
+        receiver.answers = []
+        chosen = listed[-1]
+        again = await client.post(f"{log}/{chosen['id']}/Redeliver")
+        assert again.status_code == 202, again.text
+        assert again.json()["status"] == "PENDING"
+        await relay(pool, settings)  # due at once, not after its backoff
+        [redelivered] = [
+            d
+            for d in (await client.get(log, params={"pageSize": 1000})).json()["deliveries"]
+            if d["id"] == chosen["id"]
+        ]
+        assert (redelivered["status"], redelivered["tries"]) == ("SUCCEEDED", 2)
+
+        # Another account's operation, or a webhook's delivery, is not found here.
+        other = await other_tenant(pool)
+        async with httpx.AsyncClient(base_url=str(client.base_url), auth=other.auth) as stranger:
+            assert (await stranger.get(log)).status_code == 404
+            redo = await stranger.post(f"{log}/{chosen['id']}/Redeliver")
+            assert redo.status_code == 404
+        webhook = await create_webhook(client, f"{receiver.url}/hook", [DELIVERED])
+        await send_and_settle(client, sandbox, settings, ["+15558675311"])
+        await relay(pool, settings, now=start)
+        [hooked] = await deliveries_of(client, webhook["id"])
+        assert (await client.post(f"{log}/{hooked['id']}/Redeliver")).status_code == 404
+
+
 async def test_a_status_callback_is_checked_like_a_webhook_url(client: httpx.AsyncClient) -> None:
     body = {
         "to": [{"address": "+15558675310", "channel": "PHONE"}],
