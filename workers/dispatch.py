@@ -339,7 +339,22 @@ class Dispatcher:
                     item.message, item.attempt, result, item.failures + 1, item.expires, done
                 )
             )
-        await store.record_outcomes(self.pool, batch.outcomes, done)
+        try:
+            await store.record_outcomes(self.pool, batch.outcomes, done)
+        except asyncpg.UniqueViolationError:
+            # An outcome names a provider SID another attempt has (a provider that gave two
+            # sends one SID, or two lookups that adopted the same one): the others are recorded
+            # one by one, so only that message waits for its lease and a lookup.
+            for outcome in batch.outcomes:
+                try:
+                    await store.record_outcomes(self.pool, [outcome], done)
+                except asyncpg.UniqueViolationError:
+                    log.exception(
+                        "a provider SID is another attempt's already; the message is looked up "
+                        "again when its lease ends",
+                        provider_sid=outcome.provider_sid,
+                        message_id=str(outcome.message_id),
+                    )
         sids = [o.provider_sid for o in batch.outcomes if o.provider_sid is not None]
         await receipts.apply_early_receipts(self.pool, sids, done)
         await store.complete_operations(self.pool, batch.operation_ids, done)

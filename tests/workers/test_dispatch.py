@@ -245,6 +245,29 @@ async def test_a_lookup_never_adopts_a_message_another_attempt_owns(
     ]
 
 
+async def test_one_conflicting_outcome_does_not_hold_up_the_rest_of_its_batch(
+    pool: asyncpg.Pool, tenant: Tenant
+) -> None:
+    """A provider that answers two sends with one SID: the batch's other outcomes are still
+    recorded; only the message whose SID another attempt took waits, to be looked up."""
+    clock = TestClock(T0)
+    same, other = new_sid(), new_sid()
+    answers = iter([same, same, other])
+    operation_id, _ = await logic.accept_send(
+        pool, account_sid=tenant.account_sid, request=request(3), now=T0
+    )
+    worker = dispatcher(pool, lambda req: created(next(answers)), clock)
+    assert await worker.run(operation_id) == 3
+    attempts = await attempts_of(pool, operation_id)
+    assert sorted(a["status"] for a in attempts) == ["QUEUED", "QUEUED", "SUBMITTING"]
+    assert {a["provider_sid"] for a in attempts} == {same, other, None}
+    waiting = await pool.fetchval(
+        "SELECT count(*) FROM messages WHERE operation_id = $1 AND due_at IS NOT NULL",
+        operation_id,
+    )
+    assert waiting == 1
+
+
 async def test_a_lost_request_that_never_arrived_is_sent_again(
     pool: asyncpg.Pool, tenant: Tenant
 ) -> None:
