@@ -226,7 +226,7 @@ class Dispatcher:
                 await asyncio.sleep(at - now)
             if self.stopping.is_set():  # checked after the waits: nothing starts once stopped
                 unsent, batch.to_send = batch.to_send[index:], batch.to_send[:index]
-                await store.release_unsent(self.pool, [u.attempt.id for u in unsent], self.clock())
+                await self._release_unsent(unsent)
                 break
             calls.append(asyncio.create_task(self._call(item, window.started(cost))))
         return calls
@@ -325,8 +325,11 @@ class Dispatcher:
         """A batch claimed but not paced (the worker is stopping): its messages to send are
         given back; what its preparation settled (expired, suppressed...) is recorded."""
         unsent, batch.to_send = batch.to_send, []
-        await store.release_unsent(self.pool, [u.attempt.id for u in unsent], self.clock())
+        await self._release_unsent(unsent)
         await self._finish_batch(batch, [])
+
+    async def _release_unsent(self, unsent: list[_Planned]) -> None:
+        await store.release_unsent(self.pool, [u.attempt.id for u in unsent], self.clock())
 
     async def _finish_batch(self, batch: _Batch, calls: list[asyncio.Task[SendResult]]) -> None:
         results = await asyncio.gather(*calls)

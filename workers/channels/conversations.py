@@ -67,7 +67,6 @@ class ConversationsChannel:
         self._pool = pool
         self._clock = clock
         self._base = base_url.rstrip("/") + "/v1/Conversations"
-        self._auth = httpx.BasicAuth(account_sid, auth_token)
         self._headers = basic_authorization(account_sid, auth_token)
 
     async def send(self, request: SendRequest) -> SendResult:
@@ -99,7 +98,7 @@ class ConversationsChannel:
         response = await self._client.get(
             f"{self._base}/{conversation}/Messages",
             params={"Order": "desc", "PageSize": "100"},
-            auth=self._auth,
+            headers=self._headers,
         )
         response.raise_for_status()
         page = msgspec.json.decode(response.content, type=_MessagesPage)
@@ -128,7 +127,7 @@ class ConversationsChannel:
                 # The provider already has a conversation for this pair: use that one, and
                 # drop the empty one just opened.
                 with contextlib.suppress(httpx.TransportError):  # tidying up only
-                    await self._client.delete(f"{self._base}/{conversation}", auth=self._auth)
+                    await self._client.delete(f"{self._base}/{conversation}", headers=self._headers)
                 conversation = existing.group(1)
             else:
                 raise _Refused(classify_error(response))

@@ -58,12 +58,11 @@ class MessagesApiChannel:
         self._client = client
         self._base = base_url.rstrip("/")
         self._account = account_sid
-        self._auth = httpx.BasicAuth(account_sid, auth_token)
         self._callback = status_callback_url
         # Built once: parsing the URL and running the auth flow on every send cost more CPU
         # than the rest of a send's bookkeeping.
         self._create_url = httpx.URL(self._messages_url)
-        self._create_headers = basic_authorization(account_sid, auth_token)
+        self._headers = basic_authorization(account_sid, auth_token)
 
     @property
     def _messages_url(self) -> str:
@@ -88,7 +87,7 @@ class MessagesApiChannel:
             form["ValidityPeriod"] = str(request.validity_period)
         form["StatusCallback"] = f"{self._callback}?attemptId={request.attempt_id.hex}"
         try:
-            response = await self._client.post_form(self._create_url, form, self._create_headers)
+            response = await self._client.post_form(self._create_url, form, self._headers)
         except httpx.TransportError as exc:
             return failed_call(exc)
         return _classify(response)
@@ -108,7 +107,7 @@ class MessagesApiChannel:
         }
         url = self._messages_url
         for _ in range(20):
-            response = await self._client.get(url, params=params, auth=self._auth)
+            response = await self._client.get(url, params=params, headers=self._headers)
             response.raise_for_status()
             page = msgspec.json.decode(response.content, type=_TwilioPage)
             for listed in page.messages:
