@@ -50,6 +50,11 @@ SLEEP_GRANULARITY_S = 0.001
 YIELD_EVERY = 10
 # Attempts of a batch whose answers were lost are looked up at the provider this many at once.
 LOOKUP_CONCURRENCY = 16
+# A claim's lease must outlast every call made under it, so that a worker taking the claim
+# over once it ends finds each of those calls finished and known to the provider: no call
+# starts later than the longest a call may take (call_timeout_s) plus this margin before the
+# lease ends. The margin covers the difference between the workers' clocks.
+LEASE_MARGIN_S = 2.0
 
 
 @dataclass
@@ -66,6 +71,10 @@ class _Planned:
 @dataclass
 class _Batch:
     operation_ids: list[uuid.UUID]
+    # The claim's token (see migrations/0011) and the time.monotonic() past which none of the
+    # batch's calls may start, the claim's lease being too near its end.
+    claim: uuid.UUID
+    send_by: float
     claimed: int = 0
     # When each message of to_send may go (time.monotonic()), once reserved.
     turns: list[float] = field(default_factory=list)
@@ -92,12 +101,21 @@ class Dispatcher:
     horizon_s: float = 2.0
     batch_size: int = 500
     lease_s: int = 60
+    call_timeout_s: float = 10.0
     concurrency: int = 64
     rng: random.Random = field(default_factory=random.Random)
     # Set by stop(): no more claims or sends; what was claimed and not sent is given back.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _draining: set[str] = field(default_factory=set)
     _http_slots: asyncio.Semaphore | None = None
+
+    def __post_init__(self) -> None:
+        if self.lease_s - self.call_timeout_s - LEASE_MARGIN_S < self.horizon_s:
+            raise ValueError(
+                f"CLAIM_LEASE_S ({self.lease_s}) must exceed PROVIDER_TIMEOUT_S "
+                f"({self.call_timeout_s}) + {LEASE_MARGIN_S} + CLAIM_HORIZON_S "
+                f"({self.horizon_s}): a claim's lease must outlast the calls made under it"
+            )
 
     async def run(self, operation_id: uuid.UUID | None = None) -> int:
         """Send until nothing is left that this worker can claim; return the messages handled.
@@ -143,17 +161,22 @@ class Dispatcher:
         window: SendWindow | None = None
 
         async def claim_next() -> _Batch | None:
+            # Measured before the claim is taken: the lease runs from no earlier than this.
+            claimed_at = time.monotonic()
             now = self.clock()
+            claim = uuid.uuid4()
             claimed = await store.claim_due(
                 self.pool,
                 sender_key=sender_key,
                 now=now,
                 lease_until=now + timedelta(seconds=self.lease_s),
                 limit=budget,
+                claim=claim,
             )
             if not claimed:
                 return None
-            batch = await self._prepare_batch(claimed)
+            send_by = claimed_at + self.lease_s - self.call_timeout_s - LEASE_MARGIN_S
+            batch = await self._prepare_batch(claimed, claim, send_by)
             if self.limiter is not None and batch.to_send:
                 # Reserved while the previous batch is still being paced, so its turns follow
                 # straight on from that batch's last one.
@@ -174,31 +197,33 @@ class Dispatcher:
                     break
                 handled += batch.claimed
                 if self.stopping.is_set():
-                    finishing.append(asyncio.create_task(self._give_back(batch)))
+                    # Claimed but not paced: all of it given back, what it settled recorded.
+                    finishing.append(asyncio.create_task(self._finish_batch(batch, [])))
                     break
-                # The next batch is claimed and prepared while this one is paced out, so the
-                # sender's turns follow each other without a gap between batches.
-                upcoming = asyncio.create_task(claim_next())
+                paced_by_another = False
                 if self.leases is not None and time.monotonic() - renewed_at > 2.0:
-                    await self.leases.renew(sender_key)
+                    # Lost when this worker was paused past the pacer lease: this batch is
+                    # still its own (its claim says so), the sender's next ones are not.
+                    paced_by_another = not await self.leases.renew(sender_key)
                     renewed_at = time.monotonic()
+                if not paced_by_another:
+                    # The next batch is claimed and prepared while this one is paced out, so
+                    # the sender's turns follow each other without a gap between batches.
+                    upcoming = asyncio.create_task(claim_next())
                 calls = await self._pace(batch, window)
                 finishing.append(asyncio.create_task(self._finish_batch(batch, calls)))
-                if self.stopping.is_set():
-                    following = await upcoming  # its claim is finished, then given back
-                    upcoming = None
-                    if following is not None:
-                        handled += following.claimed
-                        finishing.append(asyncio.create_task(self._give_back(following)))
+                if paced_by_another:
                     break
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()  # claimed messages it held stay leased and come back later
+            # Every call made is answered (each is bounded by call_timeout_s) and recorded
+            # before the sender is handed over, whatever ended the drain.
             for failure in await asyncio.gather(*finishing, return_exceptions=True):
                 if isinstance(failure, BaseException):
                     # Its messages stay leased and are taken up again when the lease ends;
                     # attempts left SUBMITTING are checked with the provider first.
                     log.error("recording a send batch failed", exc_info=failure)
-        finally:
-            if upcoming is not None:
-                upcoming.cancel()  # claimed messages it held stay leased and come back later
             self._draining.discard(sender_key)
             try:
                 if self.limiter is not None and window is not None:
@@ -210,13 +235,15 @@ class Dispatcher:
 
     async def _pace(
         self, batch: _Batch, window: SendWindow | None
-    ) -> list[asyncio.Task[SendResult]]:
+    ) -> list[asyncio.Task[SendResult | None]]:
         """Start the batch's provider calls, each at its reserved turn in the sender's rate
-        and no sooner than the sender's window allows (see workers.ratelimit)."""
+        and no sooner than the sender's window allows (see workers.ratelimit). Calls not
+        started (the worker is stopping, or the claim is too near its end) are not returned:
+        _finish_batch gives their messages back."""
         if window is None or not batch.turns:
-            return [asyncio.create_task(self._call(item)) for item in batch.to_send]
+            return [asyncio.create_task(self._call(item, batch.send_by)) for item in batch.to_send]
         calls = []
-        for index, (item, turn) in enumerate(zip(batch.to_send, batch.turns, strict=True)):
+        for item, turn in zip(batch.to_send, batch.turns, strict=True):
             cost = item.attempt.segments or 1
             allowed = await window.earliest(cost)
             at = window.spaced(max(turn, allowed), cost)
@@ -224,33 +251,48 @@ class Dispatcher:
             # A turn may be rounded to now; the window's time never is.
             if allowed > now or at - now > SLEEP_GRANULARITY_S:
                 await asyncio.sleep(at - now)
-            if self.stopping.is_set():  # checked after the waits: nothing starts once stopped
-                unsent, batch.to_send = batch.to_send[index:], batch.to_send[:index]
-                await self._release_unsent(unsent)
+            # Checked after the waits: nothing starts once stopped or past the claim's end.
+            if self.stopping.is_set() or time.monotonic() >= batch.send_by:
                 break
-            calls.append(asyncio.create_task(self._call(item, window.started(cost))))
+            calls.append(asyncio.create_task(self._call(item, batch.send_by, window.started(cost))))
         return calls
 
-    async def _call(self, item: _Planned, send: Send | None = None) -> SendResult:
+    async def _call(
+        self, item: _Planned, send_by: float, send: Send | None = None
+    ) -> SendResult | None:
+        """One provider call, bounded by call_timeout_s; None when it was never started."""
         if self._http_slots is None:
             self._http_slots = asyncio.Semaphore(self.concurrency)
         channel = item.attempt.channel
-        started = time.monotonic()
+        started: float | None = None
         result: SendResult | None = None
         try:
             async with self._http_slots:
+                # A wait for a free connection can outlast the stop or the claim.
+                if self.stopping.is_set() or time.monotonic() >= send_by:
+                    return None
                 started = time.monotonic()
-                result = await self.channels[channel].send(item.request)
+                try:
+                    async with asyncio.timeout(self.call_timeout_s):
+                        result = await self.channels[channel].send(item.request)
+                except TimeoutError:
+                    # The provider may have taken it: the next claim looks it up first.
+                    result = SendResult(
+                        verdict="UNKNOWN",
+                        error_message=f"no answer within {self.call_timeout_s} s",
+                    )
                 return result
         finally:
             answered = time.monotonic()
             if send is not None:
                 send.finish(answered)
-            if self.provider_calls is not None:
+            if self.provider_calls is not None and started is not None:
                 outcome = result.verdict if result is not None else "UNKNOWN"
                 self.provider_calls.observe(channel, outcome, answered - started)
 
-    async def _prepare_batch(self, claimed: list[ClaimedMessage]) -> _Batch:
+    async def _prepare_batch(
+        self, claimed: list[ClaimedMessage], claim: uuid.UUID, send_by: float
+    ) -> _Batch:
         now = self.clock()
         operation_ids = list({m.operation_id for m in claimed})
         operations = await store.load_operations(self.pool, operation_ids)
@@ -268,7 +310,9 @@ class Dispatcher:
             [(m.account_sid, current_route(m, operations[m.operation_id])["to"]) for m in claimed],
         )
 
-        batch = _Batch(operation_ids=operation_ids, claimed=len(claimed))
+        batch = _Batch(
+            operation_ids=operation_ids, claim=claim, send_by=send_by, claimed=len(claimed)
+        )
         planned: list[_Planned] = []
         rendered: list[tuple[uuid.UUID, dict[str, object], dict[str, str] | None]] = []
         for index, message in enumerate(claimed):
@@ -317,40 +361,44 @@ class Dispatcher:
             planned.append(_Planned(message, attempt, request, failures, expires))
 
         await store.store_rendered(self.pool, rendered)
-        sendable = await store.record_submitting(self.pool, [p.attempt for p in planned], now)
+        sendable = await store.record_submitting(
+            self.pool, [p.attempt for p in planned], now, claim
+        )
         batch.to_send = [p for p in planned if p.message.id in sendable]
         return batch
 
-    async def _give_back(self, batch: _Batch) -> None:
-        """A batch claimed but not paced (the worker is stopping): its messages to send are
-        given back; what its preparation settled (expired, suppressed...) is recorded."""
-        unsent, batch.to_send = batch.to_send, []
-        await self._release_unsent(unsent)
-        await self._finish_batch(batch, [])
-
-    async def _release_unsent(self, unsent: list[_Planned]) -> None:
-        await store.release_unsent(self.pool, [u.attempt.id for u in unsent], self.clock())
-
-    async def _finish_batch(self, batch: _Batch, calls: list[asyncio.Task[SendResult]]) -> None:
+    async def _finish_batch(
+        self, batch: _Batch, calls: list[asyncio.Task[SendResult | None]]
+    ) -> None:
+        """Record the answers of the calls made, give back the messages none was made for
+        (the first len(calls) of to_send were started; the rest, and those whose call never
+        started, were not), and complete the operations nothing is left of."""
         results = await asyncio.gather(*calls)
+        results.extend([None] * (len(batch.to_send) - len(results)))
         done = self.clock()
+        unsent: list[_Planned] = []
         for index, (item, result) in enumerate(zip(batch.to_send, results, strict=True)):
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)
+            if result is None:
+                unsent.append(item)
+                continue
             batch.outcomes.append(
                 self._outcome(
                     item.message, item.attempt, result, item.failures + 1, item.expires, done
                 )
             )
+        if unsent:
+            await store.release_unsent(self.pool, [u.attempt.id for u in unsent], done, batch.claim)
         try:
-            await store.record_outcomes(self.pool, batch.outcomes, done)
+            await store.record_outcomes(self.pool, batch.outcomes, done, batch.claim)
         except asyncpg.UniqueViolationError:
             # An outcome names a provider SID another attempt has (a provider that gave two
             # sends one SID, or two lookups that adopted the same one): the others are recorded
             # one by one, so only that message waits for its lease and a lookup.
             for outcome in batch.outcomes:
                 try:
-                    await store.record_outcomes(self.pool, [outcome], done)
+                    await store.record_outcomes(self.pool, [outcome], done, batch.claim)
                 except asyncpg.UniqueViolationError:
                     log.exception(
                         "a provider SID is another attempt's already; the message is looked up "

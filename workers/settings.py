@@ -66,6 +66,7 @@ def build_dispatcher(
         horizon_s=settings.claim_horizon_s,
         batch_size=settings.send_batch_size,
         lease_s=settings.claim_lease_s,
+        call_timeout_s=settings.provider_timeout_s,
         concurrency=settings.provider_concurrency,
     )
 

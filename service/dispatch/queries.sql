@@ -22,7 +22,8 @@ SELECT DISTINCT sender_key FROM messages WHERE operation_id = $2 AND due_at <= $
 -- Claims up to $2 due messages of one sender by pushing their due time forward by a lease: a
 -- worker that dies mid-batch leaves them due again when the lease ends. SKIP LOCKED lets many
 -- workers claim side by side without waiting on each other; messages_sender_due_idx serves
--- the scan in due order.
+-- the scan in due order. $5 is the claim's token: what the claimer writes later applies only
+-- while the message still carries it (migrations/0011).
 WITH due AS (
     SELECT id FROM messages
     WHERE sender_key = $4 AND due_at <= $1
@@ -32,6 +33,7 @@ WITH due AS (
 )
 UPDATE messages m
 SET due_at = $3,
+    claim = $5,
     status = CASE WHEN m.status = 'SCHEDULED' THEN 'QUEUED' ELSE m.status END,
     updated_at = $1
 FROM due
@@ -56,10 +58,11 @@ FROM attempts
 WHERE message_id = ANY($1::uuid[]);
 
 -- name: mark_sending
--- Takes the row lock of each message about to be sent and skips any canceled meanwhile; the
--- caller inserts attempts only for the ids returned, in the same transaction.
+-- Takes the row lock of each message about to be sent and skips any canceled meanwhile, or
+-- claimed by another worker since (this claim's lease ran out); the caller inserts attempts
+-- only for the ids returned, in the same transaction.
 UPDATE messages SET sending = true
-WHERE id = ANY($1::uuid[]) AND status IN ('SCHEDULED', 'QUEUED')
+WHERE id = ANY($1::uuid[]) AND status IN ('SCHEDULED', 'QUEUED') AND claim = $2
 RETURNING id;
 
 -- name: record_submitting
@@ -97,16 +100,22 @@ WHERE t.id = o.attempt_id;
 SELECT provider_sid FROM attempts WHERE provider_sid = ANY($1::text[]);
 
 -- name: release_unsent
--- Messages a stopping worker claimed and prepared but never sent: their attempts never
--- started, so they are dropped (nothing to look up at the provider) and the messages are due
--- again now, for another worker. Attempts first, then messages: the order receipts lock in.
+-- Messages a worker claimed and prepared but never sent (it is stopping, or their claim's
+-- lease is too near its end to start a call): their attempts never started, so they are
+-- dropped (nothing to look up at the provider) and the messages are due again now, for any
+-- worker. Only while the message still carries this claim ($3): one taken over by another
+-- worker is that worker's, and it looks the attempt up before sending (finding nothing).
+-- Attempts first, then messages: the order receipts lock in.
 WITH unsent AS (
-    DELETE FROM attempts WHERE id = ANY($1::uuid[]) AND status = 'SUBMITTING'
-    RETURNING message_id
+    DELETE FROM attempts a
+    USING messages m
+    WHERE a.id = ANY($1::uuid[]) AND a.status = 'SUBMITTING'
+      AND m.id = a.message_id AND m.claim = $3
+    RETURNING a.message_id
 )
-UPDATE messages m SET due_at = $2, sending = false
+UPDATE messages m SET due_at = $2, sending = false, claim = NULL
 FROM unsent
-WHERE m.id = unsent.message_id AND m.due_at IS NOT NULL;
+WHERE m.id = unsent.message_id AND m.due_at IS NOT NULL AND m.claim = $3;
 
 -- name: close_lost_attempt
 -- A SUBMITTING attempt the provider turns out never to have received: closed as failed. Only
@@ -119,7 +128,9 @@ WHERE id = $1 AND status = 'SUBMITTING';
 -- move to their next route (channel fallback) when `advance` is set, and are simply no longer
 -- due once handed over. An outcome is for the route its attempt went out on: when a receipt
 -- has already moved the message on to its next route (a failure reported before the create's
--- answer was recorded), the outcome changes nothing and the message stays due there.
+-- answer was recorded), the outcome changes nothing and the message stays due there. Only a
+-- message still under this batch's claim ($10) changes: one another worker took over (this
+-- claim's lease ran out) is that worker's to settle, from the attempt rows and the provider.
 UPDATE messages m
 SET due_at = CASE WHEN m.status = 'CANCELED' THEN NULL ELSE o.next_due END,
     sending = m.sending AND (o.next_due IS NULL OR o.status = 'SUBMITTING'),
@@ -141,6 +152,7 @@ FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6
     AS o(message_id, status, error_code, error_message, next_due, ends_message, advance,
          attempt_id)
 WHERE m.id = o.message_id
+  AND m.claim = $10
   AND (o.attempt_id IS NULL
        OR m.route_index = (SELECT a.route_index FROM attempts a WHERE a.id = o.attempt_id));
 

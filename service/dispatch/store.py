@@ -93,8 +93,10 @@ async def claim_due(
     now: datetime,
     lease_until: datetime,
     limit: int,
+    claim: uuid.UUID,
 ) -> list[ClaimedMessage]:
-    rows = await conn.fetch(Q.claim_due, now, limit, lease_until, sender_key)
+    """Lease up to `limit` due messages of one sender under the token `claim`."""
+    rows = await conn.fetch(Q.claim_due, now, limit, lease_until, sender_key, claim)
     return [ClaimedMessage(**dict(row)) for row in rows]
 
 
@@ -119,13 +121,14 @@ async def earlier_attempts(
 
 
 async def record_submitting(
-    pool: asyncpg.Pool, attempts: Sequence[NewAttempt], now: datetime
+    pool: asyncpg.Pool, attempts: Sequence[NewAttempt], now: datetime, claim: uuid.UUID
 ) -> set[uuid.UUID]:
-    """Record the attempts about to be made; return the messages still sendable (not canceled)."""
+    """Record the attempts about to be made; return the messages still sendable (not
+    canceled, still under this claim)."""
     if not attempts:
         return set()
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(Q.mark_sending, [a.message_id for a in attempts])
+        rows = await conn.fetch(Q.mark_sending, [a.message_id for a in attempts], claim)
         sendable = {row["id"] for row in rows}
         attempts = [a for a in attempts if a.message_id in sendable]
         if attempts:
@@ -166,8 +169,11 @@ async def store_rendered(
     )
 
 
-async def record_outcomes(pool: asyncpg.Pool, outcomes: Sequence[Outcome], now: datetime) -> None:
-    """Attempts first, then messages, each in id order, in one transaction."""
+async def record_outcomes(
+    pool: asyncpg.Pool, outcomes: Sequence[Outcome], now: datetime, claim: uuid.UUID
+) -> None:
+    """Attempts first, then messages (those still under `claim`), each in id order, in one
+    transaction."""
     if not outcomes:
         return
     with_attempts = sorted(
@@ -196,6 +202,7 @@ async def record_outcomes(pool: asyncpg.Pool, outcomes: Sequence[Outcome], now: 
             [o.advance for o in by_message],
             now,
             [o.attempt_id for o in by_message],
+            claim,
         )
 
 
@@ -235,11 +242,11 @@ async def owned_sids(conn: asyncpg.Pool | asyncpg.Connection, sids: Sequence[str
 
 
 async def release_unsent(
-    pool: asyncpg.Pool, attempt_ids: Sequence[uuid.UUID], now: datetime
+    pool: asyncpg.Pool, attempt_ids: Sequence[uuid.UUID], now: datetime, claim: uuid.UUID
 ) -> None:
     """Give back messages whose attempts were recorded but never started (see queries.sql)."""
     if attempt_ids:
-        await pool.execute(Q.release_unsent, list(attempt_ids), now)
+        await pool.execute(Q.release_unsent, list(attempt_ids), now, claim)
 
 
 async def close_lost_attempt(

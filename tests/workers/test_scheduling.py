@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -145,6 +146,7 @@ async def test_a_dead_workers_claim_is_taken_over_after_its_lease(
         now=T0,
         lease_until=T0 + timedelta(seconds=60),
         limit=10,
+        claim=uuid.uuid4(),
     )
     assert len(claimed) == 1
     ctx = await start_worker(settings, clock, redis)

@@ -3,7 +3,7 @@
 Real `python -m workers` processes drain one sender against the sandbox; each is killed
 (SIGKILL: no shutdown, leases held, calls in flight) once more of the messages have arrived,
 and a new one is started. The last one finishes. Its claims on the messages a dead worker
-held come back when their leases end (3 s here); attempts left unanswered are looked up at
+held come back when their leases end (8 s here); attempts left unanswered are looked up at
 the provider before anything is sent again. Status callbacks are held back for the whole
 test, so only the provider's own list can tell what went.
 
@@ -50,7 +50,14 @@ class Workers:
     def __init__(self, settings: Settings, log: Path) -> None:
         values = msgspec.structs.asdict(settings)
         env = {name.upper(): str(value) for name, value in values.items() if value is not None}
-        env.update(CLAIM_LEASE_S="3", UNREGISTERED_SENDER_MPS="100", LOG_LEVEL="WARNING")
+        # A short lease, so a dead worker's claims come back soon: it must still outlast
+        # every call made under it (PROVIDER_TIMEOUT_S + 2 s), and a claim's horizon.
+        env.update(
+            CLAIM_LEASE_S="8",
+            PROVIDER_TIMEOUT_S="3",
+            UNREGISTERED_SENDER_MPS="100",
+            LOG_LEVEL="WARNING",
+        )
         self.env = {**os.environ, **env}
         self.log = log
         self.started: list[subprocess.Popen[bytes]] = []
@@ -229,3 +236,45 @@ async def test_a_stopped_worker_gives_back_what_it_did_not_send(
         operation_id,
     )
     assert (len(accepted), lost) == (len(to), 0)  # one attempt per message, none looked up
+
+
+async def test_a_worker_paused_past_its_lease_sends_nothing_it_no_longer_holds(
+    pool: asyncpg.Pool, tenant: Tenant, sandbox: httpx.AsyncClient, workers: Workers
+) -> None:
+    """A worker frozen mid-send (SIGSTOP: a paused VM, a stalled host) for longer than its
+    claims' lease: another worker takes the messages over and sends them, and the first,
+    once it runs again, neither sends them a second time nor undoes the other's claims."""
+    to = [f"+1555872{n:04d}" for n in range(400)]
+    operation_id = await accept(pool, tenant, to)
+    paused = workers.start()
+
+    async def a_third() -> bool:
+        return len(await arrived(sandbox)) >= len(to) // 3
+
+    await wait_for(a_third, "a third of the messages")
+    paused.send_signal(signal.SIGSTOP)
+    try:
+        assert len(await arrived(sandbox)) < len(to), "the run ended before the pause"
+        workers.start()  # takes over once the paused worker's leases have run out
+
+        async def all_arrived() -> bool:
+            return len({m["to"] for m in await arrived(sandbox)}) == len(to)
+
+        await wait_for(all_arrived, "the other worker to send the rest")
+        await wait_for(settled(pool, operation_id), "every message to be handed over")
+    finally:
+        paused.send_signal(signal.SIGCONT)
+    # Running again, it finds its claims gone; told to stop, it records what it had and exits.
+    paused.send_signal(signal.SIGTERM)
+
+    async def stopped() -> bool:
+        return paused.poll() is not None
+
+    await wait_for(stopped, "the paused worker to stop")
+    assert paused.returncode == 0, workers.tail()
+    sent = await arrived(sandbox)
+    assert sorted(m["to"] for m in sent) == sorted(to), workers.tail()
+    assert await settled(pool, operation_id)()
+    accepted = await accepted_attempts(pool, operation_id)
+    assert len({a["message_id"] for a in accepted}) == len(accepted) == len(to)
+    assert {a["provider_sid"] for a in accepted} == {m["sid"] for m in sent}
