@@ -8,7 +8,7 @@ UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv"
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
-.PHONY: run test lint fmt check openapi install uv
+.PHONY: run test lint fmt check chaos openapi install uv
 
 ## run: install, then start PostgreSQL, Redis, the API, a worker and the sandbox (Ctrl-C stops)
 run: install
@@ -17,6 +17,10 @@ run: install
 ## test: install, then run the test suite (servers are started for it when absent)
 test: install
 	$(RUN) pytest $(PYTEST_ARGS)
+
+## chaos: every fault scenario 20 times on 2,000 recipients against a whole stack; prints a table
+chaos: install
+	$(RUN) python -m tests.chaos $(CHAOS_ARGS)
 
 ## lint: ruff, formatting, mypy (strict) and the import layering contracts
 lint: install

@@ -190,7 +190,7 @@ class Dispatcher:
             if self.limiter is not None:
                 window = await self.limiter.take_over(sender_key, rate)
             upcoming = asyncio.create_task(claim_next())
-            while True:
+            while upcoming is not None:
                 batch = await upcoming
                 upcoming = None
                 if batch is None:
@@ -212,8 +212,6 @@ class Dispatcher:
                     upcoming = asyncio.create_task(claim_next())
                 calls = await self._pace(batch, window)
                 finishing.append(asyncio.create_task(self._finish_batch(batch, calls)))
-                if paced_by_another:
-                    break
         finally:
             if upcoming is not None:
                 upcoming.cancel()  # claimed messages it held stay leased and come back later

@@ -30,6 +30,12 @@ from sandbox.state import SandboxState
 
 STATES = ("initializing", "inactive", "active", "closed")
 MAX_BODY_CHARS = 1600
+# Twilio's codes for a conversation's states (https://www.twilio.com/docs/api/errors/<code>):
+# a closed conversation takes no more messages, participants or changes (50377), and none
+# starts closed (50384). Twilio does not document the HTTP status; both are refusals of the
+# request as sent, answered 400 here.
+CODE_CLOSED = 50377
+CODE_CREATED_CLOSED = 50384
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
 
@@ -63,6 +69,13 @@ class ConversationMessageCreate(msgspec.Struct, frozen=True, kw_only=True):
 
 def _not_found(path: str) -> TwilioError:
     return TwilioError(20404, f"The requested resource {path} was not found")
+
+
+def _refuse_if_closed(conversation: ConversationRecord) -> None:
+    if conversation.state == "closed":
+        raise TwilioError(
+            CODE_CLOSED, "Can't update conversation as it's in final closed state", status=400
+        )
 
 
 def _attributes(raw: str | None) -> str:
@@ -99,6 +112,8 @@ def create_conversation(
 ) -> ConversationRecord:
     if create.unique_name and sandbox.conversations.find(account_sid, create.unique_name):
         raise TwilioError(50353, "Conversation with provided unique name already exists")
+    if create.state == "closed":
+        raise TwilioError(CODE_CREATED_CLOSED, "Initial state can't be 'closed'", status=400)
     now = sandbox.clock.now()
     timers: dict[str, str] = {}
     if create.timers_inactive:
@@ -135,6 +150,7 @@ def get_conversation(sandbox: SandboxState, account_sid: str, sid: str) -> Conve
 def update_conversation(
     sandbox: SandboxState, conversation: ConversationRecord, update: ConversationCreate
 ) -> ConversationRecord:
+    _refuse_if_closed(conversation)
     if update.unique_name and update.unique_name != conversation.unique_name:
         if sandbox.conversations.find(conversation.account_sid, update.unique_name):
             raise TwilioError(50353, "Conversation with provided unique name already exists")
@@ -158,6 +174,7 @@ def delete_conversation(sandbox: SandboxState, conversation: ConversationRecord)
 def add_participant(
     sandbox: SandboxState, conversation: ConversationRecord, create: ParticipantCreate
 ) -> ParticipantRecord:
+    _refuse_if_closed(conversation)
     binding: Binding | None = None
     if create.address or create.proxy_address:
         if not create.address or not is_valid_recipient(create.address):
@@ -207,8 +224,7 @@ def add_participant(
         date_updated=now,
     )
     conversation.participants[participant.sid] = participant
-    if conversation.state != "closed":
-        sandbox.conversations.bind(participant)
+    sandbox.conversations.bind(participant)
     return participant
 
 
@@ -275,7 +291,9 @@ def add_message(
     source: str = "API",
 ) -> ConversationMessageRecord:
     """Store the message, then (in the background) POST onMessageAdded if asked and deliver it
-    to every messaging-bound participant but its author, POSTing onDeliveryUpdated per step."""
+    to every messaging-bound participant but its author, POSTing onDeliveryUpdated per step.
+    A closed conversation refuses it (50377): nothing is stored or sent."""
+    _refuse_if_closed(conversation)
     if not create.body and not create.media_sid and not create.content_sid:
         raise TwilioError(20001, "Message body, MediaSid or ContentSid is required")
     if create.body and len(create.body) > MAX_BODY_CHARS:

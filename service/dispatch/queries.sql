@@ -182,3 +182,13 @@ UNION ALL
 SELECT conversation_sid FROM conversations
 WHERE proxy_address = $1 AND recipient_address = $2
 LIMIT 1;
+
+-- name: replace_conversation
+-- Swaps a conversation the provider no longer takes (gone or closed) for its replacement,
+-- only while the row still names it: another worker may have replaced it first, and then that
+-- replacement stands (no row comes back; the caller reads it). An update in place rather than
+-- a delete and an insert: the row never goes missing, so a concurrent send finds a
+-- conversation to try, and a lookup after a crash finds where the replacements begin.
+UPDATE conversations SET conversation_sid = $4, created_at = $5
+WHERE proxy_address = $1 AND recipient_address = $2 AND conversation_sid = $3
+RETURNING conversation_sid;

@@ -257,3 +257,29 @@ async def close_lost_attempt(
     now: datetime,
 ) -> None:
     await conn.execute(Q.close_lost_attempt, attempt_id, code, message, now)
+
+
+async def replace_conversation(
+    conn: asyncpg.Pool | asyncpg.Connection,
+    proxy_address: str,
+    recipient_address: str,
+    unusable_sid: str,
+    conversation_sid: str,
+    now: datetime,
+) -> str:
+    """The conversation to use for the pair instead of one the provider no longer takes: this
+    one, or the one another worker replaced it with first."""
+    replaced: str | None = await conn.fetchval(
+        Q.replace_conversation,
+        proxy_address,
+        recipient_address,
+        unusable_sid,
+        conversation_sid,
+        now,
+    )
+    if replaced is not None:
+        return replaced
+    # Another worker's replacement stands, or no row is left: as for a first conversation.
+    return await remember_conversation(
+        conn, proxy_address, recipient_address, conversation_sid, now
+    )

@@ -225,6 +225,63 @@ async def test_messages_are_delivered_with_signed_webhooks(
     assert all(s["conversation_sid"] == sid and s["from"] == PROXY for s in sends)
 
 
+async def test_a_closed_conversation_takes_nothing_more(
+    sandbox: Any, conversations_schema: Any
+) -> None:
+    sid = await conversation_with_customers(sandbox, CUSTOMER)
+    await create(sandbox, f"{CONVERSATIONS}/{sid}/Messages", Body="before")
+    closed = await sandbox.http.post(f"{CONVERSATIONS}/{sid}", data={"State": "closed"})
+    assert closed.status_code == 200, closed.text
+
+    refusals = [
+        await sandbox.http.post(f"{CONVERSATIONS}/{sid}/Messages", data={"Body": "after"}),
+        await sandbox.http.post(f"{CONVERSATIONS}/{sid}/Participants", data={"Identity": "late"}),
+        await sandbox.http.post(f"{CONVERSATIONS}/{sid}", data={"State": "active"}),
+    ]
+
+    for refused in refusals:
+        assert refused.status_code == 400, refused.text
+        conversations_schema.validate_error(refused.json())
+        assert refused.json()["code"] == 50377
+    listed = (await sandbox.http.get(f"{CONVERSATIONS}/{sid}/Messages")).json()
+    assert [m["body"] for m in listed["messages"]] == ["before"]
+    await sandbox.drain()
+    assert [s["body"] for s in await sandbox.sent()] == ["before"]
+    assert (await sandbox.http.get(f"{CONVERSATIONS}/{sid}")).json()["state"] == "closed"
+    # ...and none starts closed.
+    born_closed = await sandbox.http.post(CONVERSATIONS, data={"State": "closed"})
+    assert born_closed.status_code == 400
+    conversations_schema.validate_error(born_closed.json())
+    assert born_closed.json()["code"] == 50384
+
+
+@pytest.mark.parametrize("forget", ["delete", "reset"])
+async def test_a_deleted_or_forgotten_conversation_answers_20404(
+    sandbox: Any, conversations_schema: Any, forget: str
+) -> None:
+    """As on Twilio after a DELETE; a reset (what a restarted sandbox is) forgets them all."""
+    sid = await conversation_with_customers(sandbox, CUSTOMER)
+    if forget == "delete":
+        assert (await sandbox.http.delete(f"{CONVERSATIONS}/{sid}")).status_code == 204
+    else:
+        assert (await sandbox.http.post("/sandbox/reset")).status_code == 200
+
+    for response in (
+        await sandbox.http.post(f"{CONVERSATIONS}/{sid}/Messages", data={"Body": "anyone?"}),
+        await sandbox.http.get(f"{CONVERSATIONS}/{sid}/Messages"),
+        await sandbox.http.get(f"{CONVERSATIONS}/{sid}"),
+        await sandbox.http.delete(f"{CONVERSATIONS}/{sid}"),
+    ):
+        assert response.status_code == 404, response.text
+        conversations_schema.validate_error(response.json())
+        assert response.json()["code"] == 20404
+        assert f"/v1/Conversations/{sid}" in response.json()["message"]
+    # The customer's binding went with it: a new conversation can take them.
+    await conversation_with_customers(sandbox, CUSTOMER)
+    await sandbox.drain()
+    assert await sandbox.sent() == []
+
+
 async def test_message_added_needs_the_webhook_header_for_rest_actions(
     sandbox: Any, receiver: Any
 ) -> None:
