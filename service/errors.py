@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 INFO_URL = "https://www.twilio.com/docs/api/errors/{code}"
 
+# Twilio's own code for "Service unavailable": PostgreSQL (or, for anything that cannot do
+# without it, Redis) is down, hung or restarting.
+CODE_SERVICE_UNAVAILABLE = 20503
+
 # Codes of our own (no Twilio code fits); listed in the OpenAPI document.
 CODE_INVALID_FIELD = 90001
 CODE_INVALID_PAGE_TOKEN = 90002
@@ -18,7 +22,6 @@ CODE_INVALID_URL = 90030
 CODE_TOO_MANY_WEBHOOKS = 90031
 CODE_UNKNOWN_EVENT_TYPE = 90032
 CODE_INTERNAL = 90500
-CODE_UNAVAILABLE = 90503
 
 OWN_CODES: dict[int, str] = {
     CODE_INVALID_FIELD: "A field is missing, of the wrong type or out of range.",
@@ -34,7 +37,6 @@ OWN_CODES: dict[int, str] = {
     90409: "A request with this Idempotency-Key is still in flight.",
     90410: "This sender is registered already.",
     90422: "This Idempotency-Key was used with another request body.",
-    CODE_UNAVAILABLE: "A backing service is unavailable; retry after the Retry-After delay.",
 }
 
 
@@ -127,10 +129,11 @@ class TooManyRequests(ApiError):
 
 
 class Unavailable(ApiError):
-    """A backing service is unavailable; retry later."""
+    """The service is unavailable (its database or Redis did not answer in time); retry after
+    the Retry-After delay."""
 
     status_code = 503
-    code = CODE_UNAVAILABLE
+    code = CODE_SERVICE_UNAVAILABLE
     headers = {"Retry-After": "1"}
 
 

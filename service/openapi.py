@@ -17,6 +17,8 @@ _TWILIO_CODES = {
     20003: "Authentication failed",
     20403: "Provider callback signature invalid",
     20404: "Not found",
+    20429: "Too many requests: over the account's request quota",
+    20503: "Service unavailable: PostgreSQL or Redis did not answer in time",
     21211: "Invalid 'To' phone number",
     21212: "Invalid 'From' phone number",
     21602: "Message body is required",
@@ -68,7 +70,12 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
         "Too many requests for this account; retry after 1 s",
     ),
     500: _error("Internal error", 90500, "Internal error"),
-    503: _error("Unavailable; retry after Retry-After", 90503, "Unavailable"),
+    503: _error(
+        "PostgreSQL or Redis did not answer in time; retry after Retry-After",
+        20503,
+        "The service is unavailable (its database or Redis did not answer in time); retry "
+        "after the Retry-After delay.",
+    ),
 }
 
 IDEMPOTENCY_RESPONSES: dict[int, ResponseSpec] = {

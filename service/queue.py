@@ -1,16 +1,32 @@
-"""The job queue (arq on Redis): connection settings and the msgspec job serializer."""
+"""The job queue (arq on Redis): the client, the msgspec job serializer, dispatch hints.
+
+Redis holds nothing PostgreSQL does not: a send is stored before its dispatch job is enqueued,
+and the job only says "start now"; without it the workers' send_due finds the send within a
+second. So a Redis that is down, flushed or hung never fails a request: every call is bounded
+in time, and a dispatch job that cannot be enqueued is skipped (service.outages logs it).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import msgspec
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis, RedisSettings
+from redis.exceptions import RedisError
 
 from schemas.jobs import DispatchOperation
+from service.outages import OutageLog
 
 DISPATCH_JOB = "dispatch_operation"
+# Every Redis call of the API and the workers: opening a connection, and one command's answer.
+# redis-py waits without end by default; these turn a hung Redis into errors.
+CONNECT_TIMEOUT_S = 2.0
+COMMAND_TIMEOUT_S = 5.0
+# A dispatch job is a hint: a request waits no longer than this for it (enqueueing takes three
+# round trips: WATCH, EXISTS, then MULTI/EXEC).
+HINT_TIMEOUT_S = 0.5
 
 
 def _fallback(value: Any) -> Any:
@@ -38,12 +54,29 @@ def redis_settings(url: str) -> RedisSettings:
 
 
 async def connect(url: str) -> ArqRedis:
-    return await create_pool(
-        redis_settings(url), job_serializer=serialize_job, job_deserializer=deserialize_job
+    """The process's Redis client. It connects on first use (and again after Redis restarts),
+    so a process starts, and keeps running, while Redis is away."""
+    redis: ArqRedis = ArqRedis.from_url(
+        url, socket_connect_timeout=CONNECT_TIMEOUT_S, socket_timeout=COMMAND_TIMEOUT_S
     )
+    redis.job_serializer = serialize_job
+    redis.job_deserializer = deserialize_job
+    return redis
 
 
 async def enqueue_dispatch(redis: ArqRedis, operation_id: uuid.UUID) -> None:
     payload = msgspec.to_builtins(DispatchOperation(operation_id=str(operation_id)))
     # One pending dispatch per operation is enough: the job sends everything due in it.
     await redis.enqueue_job(DISPATCH_JOB, payload, _job_id=f"dispatch:{operation_id}")
+
+
+async def hint_dispatch(redis: ArqRedis, operation_id: uuid.UUID, outages: OutageLog) -> None:
+    """Enqueue the operation's dispatch job if Redis takes it within HINT_TIMEOUT_S; else carry
+    on without it (send_due sends the operation's due messages anyway)."""
+    try:
+        async with asyncio.timeout(HINT_TIMEOUT_S):
+            await enqueue_dispatch(redis, operation_id)
+    except (RedisError, OSError, TimeoutError) as exc:
+        outages.failed("dispatch job not enqueued", exc)
+    else:
+        outages.answered()

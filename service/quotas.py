@@ -6,6 +6,7 @@ A request over the quota answers 429 (20429) with Retry-After, and costs nothing
 refused before any work. Provider callbacks are not accounts' requests and have no quota.
 If Redis cannot be asked, or does not answer within CHECK_TIMEOUT_S, requests are let
 through: the quota protects the service, and is not worth refusing or slowing requests for.
+An outage is logged once every few seconds (service.outages), not once per request.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import math
 
-import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-log = structlog.get_logger(__name__)
+from service.outages import OutageLog
 
 CHECK_TIMEOUT_S = 0.25
 
@@ -38,9 +38,16 @@ return 0
 
 class RequestQuota:
     def __init__(
-        self, redis: Redis, *, rate: float, burst: int, prefix: str = "comms:quota:"
+        self,
+        redis: Redis,
+        *,
+        rate: float,
+        burst: int,
+        outages: OutageLog,
+        prefix: str = "comms:quota:",
     ) -> None:
         self._take = redis.register_script(_TAKE)
+        self._outages = outages
         self._prefix = prefix
         self._interval_ms = 1000.0 / rate if rate > 0 else 0.0
         self._tolerance_ms = self._interval_ms * (max(1, burst) - 1)
@@ -60,9 +67,10 @@ class RequestQuota:
                     keys=[self._prefix + account_sid],
                     args=[self._interval_ms, self._tolerance_ms],
                 )
-        except (RedisError, OSError, TimeoutError):
-            log.warning("request quota not checked: Redis unavailable", exc_info=True)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._outages.failed("request quota not checked", exc)
             return None
+        self._outages.answered()
         if not wait_ms:
             return None
         return max(1, math.ceil(int(wait_ms) / 1000))

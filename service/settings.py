@@ -9,6 +9,7 @@ import msgspec
 
 DEFAULT_PROVIDER_ACCOUNT_SID = "AC" + "a" * 32
 DEFAULT_PROVIDER_AUTH_TOKEN = "sandbox-auth-token"
+DEFAULT_DB_TIMEOUT_S = 5.0
 
 
 class SettingsError(Exception):
@@ -31,6 +32,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Where provider callbacks reach us; defaults to public_base_url.
     callback_base_url: str = ""
     max_body_bytes: int = 8 * 1024 * 1024
+    # How long the API waits for a request's whole body once its headers are in (then 408).
+    body_read_timeout_s: float = 60.0
     # Each account's API requests: this many a second on average, the burst at once (0: none).
     api_requests_per_second: float = 100.0
     api_request_burst: int = 200
@@ -52,6 +55,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sse_poll_interval_s: float = 0.5
     db_pool_min: int = 2
     db_pool_max: int = 20
+    # How long a process waits on PostgreSQL (a connection, a statement) before giving up; the
+    # API then answers 503 (20503). Every database timeout is derived from it (service/db.py).
+    db_timeout_s: float = DEFAULT_DB_TIMEOUT_S
     log_format: str = "auto"  # auto | json | console
     log_level: str = "INFO"
 

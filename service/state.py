@@ -10,6 +10,7 @@ from arq.connections import ArqRedis
 from service.accounts.logic import CredentialCache
 from service.callbacks.batching import ReceiptGroups
 from service.clock import Clock
+from service.outages import OutageLog
 from service.quotas import RequestQuota
 from service.settings import Settings
 
@@ -23,6 +24,7 @@ class AppState:
     clock: Clock
     receipts: ReceiptGroups
     quota: RequestQuota
+    redis_outages: OutageLog  # the quota's and the dispatch hints' failures, logged together
 
     @property
     def base_url(self) -> str:

@@ -181,7 +181,13 @@ class Dispatcher:
                 # Reserved while the previous batch is still being paced, so its turns follow
                 # straight on from that batch's last one.
                 costs = [item.attempt.segments or 1 for item in batch.to_send]
-                delays = await self.limiter.reserve(sender_key, rate, costs)
+                try:
+                    delays = await self.limiter.reserve(sender_key, rate, costs)
+                except Exception:
+                    # No turns to be had (Redis is away): given back now rather than when
+                    # its lease ends, with nothing to look up.
+                    await self._finish_batch(batch, [])
+                    raise
                 batch.turns = [time.monotonic() + delay for delay in delays]
             return batch
 

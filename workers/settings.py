@@ -76,7 +76,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     logs.configure(settings)
     ctx["settings"] = settings
     ctx["pool"] = await db.create_pool(
-        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        timeout_s=settings.db_timeout_s,
     )
     ctx["http"] = provider_client(settings)
     ctx["webhook_http"] = webhook_client(settings)

@@ -52,7 +52,7 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError):  # ValueError: non-ASCII text
         return None
     username, sep, password = decoded.partition(":")
     if not sep or not username or not password:
@@ -92,6 +92,10 @@ async def authenticate(
         return None
     username, password = credentials
     if len(username) != 34 or username[:2] not in ("AC", "SK"):
+        return None
+    # A sid is ASCII letters and digits: anything else (a NUL, which PostgreSQL refuses) is no
+    # credential and must not reach the query.
+    if not (username.isascii() and username.isalnum()):
         return None
     digest = hash_secret(password)
     cached = cache.get(username, digest)

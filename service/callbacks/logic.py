@@ -127,9 +127,11 @@ def _parse_uuid(text: str | None) -> uuid.UUID | None:
 
 
 def _parse_int(text: str | None) -> int | None:
+    """An int4 (the columns that hold it), or None."""
     if not text:
         return None
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         return None
+    return value if -(2**31) <= value < 2**31 else None

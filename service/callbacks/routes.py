@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_204_NO_CONTENT
@@ -15,8 +14,6 @@ from service.callbacks.signature import is_valid_signature
 from service.callbacks.store import Applied
 from service.errors import ApiError
 from service.state import AppState
-
-log = structlog.get_logger(__name__)
 
 
 class BadSignature(ApiError):
@@ -73,7 +70,4 @@ async def _dispatch_fallback(comms: AppState, applied: Applied | None) -> None:
     """A message moved to its next channel is due now: start sending it without waiting."""
     if applied is None or not applied.fallback:
         return
-    try:
-        await queue.enqueue_dispatch(comms.redis, applied.operation_id)
-    except (OSError, ConnectionError) as exc:
-        log.warning("fallback dispatch enqueue failed", error=repr(exc))
+    await queue.hint_dispatch(comms.redis, applied.operation_id, comms.redis_outages)

@@ -95,7 +95,8 @@ def parse_last_event_id(text: str | None) -> int:
     if text is None or text.strip() == "":
         return 0
     value = text.strip()
-    if not value.isdigit() or len(value) > 18:
+    # isascii: isdigit() also holds for digits int() refuses, such as "²" (a latin-1 byte).
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise ValidationFailed(
             [Problem(CODE_INVALID_FIELD, "Last-Event-ID must be an event id", "$.Last-Event-ID")]
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
@@ -45,8 +44,6 @@ from service.query_params import (
     TagsParam,
 )
 from service.state import AppState
-
-log = structlog.get_logger(__name__)
 
 StatusParam = Annotated[
     str | None,
@@ -171,11 +168,8 @@ class MessagesController(Controller):
             allow_loopback=comms.settings.webhook_loopback_allowed,
         )
         if accepted.due_now:
-            try:
-                await queue.enqueue_dispatch(comms.redis, accepted.operation_id)
-            except (OSError, ConnectionError) as exc:
-                # Stored already: the worker's periodic claim sends it even without this job.
-                log.warning("dispatch enqueue failed", error=repr(exc))
+            # Stored already: without this job (Redis away), the worker's send_due sends it.
+            await queue.hint_dispatch(comms.redis, accepted.operation_id, comms.redis_outages)
         location = logic.operation_url(comms.base_url, accepted.operation_id)
         operation = ids.encode(ids.OPERATION, accepted.operation_id)
         headers = {

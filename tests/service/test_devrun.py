@@ -1,4 +1,5 @@
-"""`make run` (service.devrun): the development account, the whole stack's start and stop."""
+"""`make run` (service.devrun): the development account, the whole stack's start, restarts of
+what dies, and stop."""
 
 from __future__ import annotations
 
@@ -87,8 +88,15 @@ def alive(pid: int) -> bool:
 
 
 async def start_stack(
-    settings: Settings, dev_root: Path, stderr_path: Path, **extra: str
+    settings: Settings,
+    dev_root: Path,
+    stderr_path: Path,
+    *,
+    embedded_redis: bool = False,
+    **extra: str,
 ) -> tuple[asyncio.subprocess.Process, int]:
+    """`make run` in a process of its own, on the test's servers (or, with embedded_redis, on
+    a Redis it starts under dev_root)."""
     api_port = devstack.free_port()
     env = {
         **os.environ,
@@ -101,6 +109,8 @@ async def start_stack(
     }
     for inherited in ("PUBLIC_BASE_URL", "PROVIDER_BASE_URL", "CALLBACK_BASE_URL"):
         env.pop(inherited, None)
+    if embedded_redis:
+        del env["REDIS_URL"]
     code = (
         "from pathlib import Path; from service.devrun import run; "
         f"raise SystemExit(run(Path({str(dev_root)!r})))"
@@ -178,3 +188,80 @@ async def test_a_child_that_dies_at_start_stops_the_stack(
     stderr = stderr_path.read_text()
     assert "comms run: the sandbox exited with code 1 while starting" in stderr
     assert "comms run: stopped" in stderr
+
+
+def child_running(parent: int, *command: str) -> int:
+    """The pid of parent's child whose command line holds these words in order."""
+    for pid in child_pids(parent):
+        try:
+            argv = (Path("/proc") / str(pid) / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        joined = "\0".join(argv)
+        if "\0".join(command) in joined:
+            return pid
+    raise AssertionError(f"no child of {parent} runs {command}")
+
+
+async def wait_for_line(stderr_path: Path, line: str, process: asyncio.subprocess.Process) -> None:
+    """Poll the stack's stderr for a line; fail if the stack ends or after a generous deadline."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + 60
+    while line not in (stderr := await asyncio.to_thread(stderr_path.read_text)):
+        assert process.returncode is None, stderr
+        assert loop.time() < give_up, f"no {line!r} in:\n{stderr}"
+        await asyncio.sleep(0.05)
+
+
+async def test_processes_that_die_are_started_again(settings: Settings, tmp_path: Path) -> None:
+    stderr_path = tmp_path / "stderr.log"
+    process, api_port = await start_stack(settings, tmp_path, stderr_path, embedded_redis=True)
+    try:
+        banner = await read_banner(process)
+        sid = re.search(r"^  account\s+(AC[0-9a-f]{32})$", banner, re.M)
+        token = re.search(r"^  token\s+(\S+)$", banner, re.M)
+        sandbox = re.search(r"^  sandbox\s+(http://\S+)", banner, re.M)
+        assert sid, banner
+        assert token, banner
+        assert sandbox, banner
+        redis_pid, redis_port = (tmp_path / "redis.state").read_text().split()
+
+        os.kill(int(redis_pid), signal.SIGKILL)
+        os.kill(child_running(process.pid, "-m", "workers"), signal.SIGKILL)
+        await wait_for_line(stderr_path, "comms run: Redis was killed by SIGKILL", process)
+        await wait_for_line(stderr_path, "comms run: the worker was killed by SIGKILL", process)
+        await wait_for_line(stderr_path, "comms run: Redis is running again", process)
+        await wait_for_line(stderr_path, "comms run: the worker is running again", process)
+        new_pid, new_port = (tmp_path / "redis.state").read_text().split()
+        assert new_pid != redis_pid
+        assert new_port == redis_port
+
+        # The whole stack works again: a send reaches the sandbox.
+        api = f"http://127.0.0.1:{api_port}"
+        async with httpx.AsyncClient(base_url=api, auth=(sid[1], token[1]), timeout=10) as http:
+            sent = await http.post(
+                "/v1/Messages",
+                json={
+                    "to": [{"address": "+15558760001", "channel": "PHONE"}],
+                    "content": {"text": "after the restarts"},
+                    "from": {"address": "+15017122687", "channel": "SMS"},
+                },
+            )
+            assert sent.status_code == 202, sent.text
+
+            async def arrived() -> bool:
+                listed = (await http.get(f"{sandbox[1]}/sandbox/messages")).json()
+                return any(m["to"] == "+15558760001" for m in listed["messages"])
+
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + 60
+            while not await arrived():
+                assert loop.time() < give_up, stderr_path.read_text()
+                await asyncio.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGINT)
+        await process.communicate()
+
+    assert process.returncode == 0, stderr_path.read_text()
+    assert "comms run: stopped" in stderr_path.read_text()
+    assert not (tmp_path / "redis.state").exists()  # the Redis it started again, stopped too
