@@ -27,7 +27,7 @@ import structlog
 from arq.worker import Worker, create_worker
 from redis.exceptions import RedisError
 
-from service import queue
+from service import db, queue
 from service.backoff import delay_s
 from service.gc_tuning import freeze_startup_heap
 from service.settings import Settings, load_settings
@@ -141,7 +141,9 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, supervisor.stop, signum)
-    await startup(ctx)  # PostgreSQL, provider clients, dispatcher: nothing here needs Redis
+    if not await _start_up(ctx, supervisor):
+        await redis.aclose()
+        return  # told to stop before PostgreSQL answered
     try:
         await supervisor.run()
     finally:
@@ -150,6 +152,31 @@ async def serve(settings: Settings) -> None:
                 await redis.delete(supervisor.worker.health_check_key)
         await shutdown(ctx)
         await redis.aclose()
+
+
+async def _start_up(ctx: dict[str, Any], supervisor: Supervisor) -> bool:
+    """PostgreSQL, provider clients, dispatcher (nothing here needs Redis): tried again with
+    the same pauses as a worker while PostgreSQL does not answer, so a worker started during a
+    database outage waits for it rather than exiting. False when stopped first."""
+    failures = 0
+    while not supervisor.stopping.is_set():
+        try:
+            await startup(ctx)
+        except db.UNAVAILABLE_ERRORS as exc:
+            if not db.is_unavailable(exc):
+                raise
+            failures += 1
+            pause = delay_s(RESTART_SCHEDULE_S, failures, None, (0.0, 0.0), supervisor.rng)
+            log.warning(
+                "PostgreSQL unavailable at start-up: trying again after a pause",
+                pause_s=round(pause, 2),
+                error=repr(exc),
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(supervisor.stopping.wait(), pause)
+        else:
+            return True
+    return False
 
 
 def main() -> None:
