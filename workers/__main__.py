@@ -73,15 +73,17 @@ class Supervisor:
             if failure is None or self.stopping.is_set():
                 break
             failures = 1 if loop.time() - started > RAN_WELL_S else failures + 1
-            pause = delay_s(RESTART_SCHEDULE_S, failures, None, (0.0, 0.0), self.rng)
-            log.warning(
-                "Redis unavailable: a new arq worker starts after a pause",
-                pause_s=round(pause, 2),
-                error=repr(failure),
+            await self.pause(
+                failures, "Redis unavailable: a new arq worker starts after a pause", failure
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), pause)
         await self._finish_leftover_jobs()
+
+    async def pause(self, failures: int, what: str, failure: BaseException) -> None:
+        """Wait before trying again after `failures` failures in a row, or until stopped."""
+        pause = delay_s(RESTART_SCHEDULE_S, failures, None, (0.0, 0.0), self.rng)
+        log.warning(what, pause_s=round(pause, 2), error=repr(failure))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), pause)
 
     async def _run_worker(self) -> RedisError | OSError | None:
         """Run a new arq worker to its end; the Redis failure that ended it, if one did."""
@@ -166,14 +168,9 @@ async def _start_up(ctx: dict[str, Any], supervisor: Supervisor) -> bool:
             if not db.is_unavailable(exc):
                 raise
             failures += 1
-            pause = delay_s(RESTART_SCHEDULE_S, failures, None, (0.0, 0.0), supervisor.rng)
-            log.warning(
-                "PostgreSQL unavailable at start-up: trying again after a pause",
-                pause_s=round(pause, 2),
-                error=repr(exc),
+            await supervisor.pause(
+                failures, "PostgreSQL unavailable at start-up: trying again after a pause", exc
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(supervisor.stopping.wait(), pause)
         else:
             return True
     return False

@@ -40,6 +40,7 @@ import httpx
 from sandbox.settings import SandboxSettings
 from service import devstack, ids, migrate
 from service.accounts import logic as accounts
+from tests.conftest import create_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDER = "+15017122999"
@@ -181,13 +182,7 @@ class Stack:
 
 
 async def _fresh_database(admin_url: str, name: str) -> str:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = f"{admin_url.rpartition('/')[0]}/{name}"
+    url = await create_database(admin_url, name)
     conn = await asyncpg.connect(url)
     try:
         await migrate.apply(conn)

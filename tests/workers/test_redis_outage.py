@@ -8,10 +8,8 @@ on loopback) and real `python -m workers` processes sending to the session's san
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +27,7 @@ from service import devstack, ids
 from service.app import create_app
 from service.settings import Settings
 from tests.conftest import Tenant
+from tests.workers.processes import WorkerProcesses
 
 ROOT = Path(__file__).resolve().parents[2]
 # Generous, only so that a broken run fails instead of hanging; a correct one takes seconds.
@@ -99,44 +98,24 @@ async def api(own_settings: Settings, tenant: Tenant) -> AsyncIterator[httpx.Asy
         yield http
 
 
-class Workers:
+class Workers(WorkerProcesses):
     """`python -m workers` processes on the test's database and Redis, logging to one file."""
 
     def __init__(self, settings: Settings, log: Path) -> None:
-        values = msgspec.structs.asdict(settings)
-        env = {name.upper(): str(value) for name, value in values.items() if value is not None}
         # A send whose batch Redis failed after its claim comes back when its lease ends (as
         # short as the provider timeout allows). The grace is long: a stop that waited for it
         # would outlast the test's deadline.
-        env.update(
+        super().__init__(
+            settings,
+            log,
             CLAIM_LEASE_S="15",
             UNREGISTERED_SENDER_MPS="100",
             WORKER_SHUTDOWN_GRACE_S="600",
-            LOG_LEVEL="WARNING",
             LOG_FORMAT="console",
         )
-        self.env = {**os.environ, **env}
-        self.log = log
-        self.started: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> subprocess.Popen[bytes]:
-        with self.log.open("ab") as sink:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "workers"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.started.append(worker)
-        return worker
-
-    def tail(self) -> str:
-        return self.log.read_text()[-3000:]
 
     async def noticed_an_outage(self) -> bool:
-        return "Redis unavailable" in self.log.read_text()
+        return "Redis unavailable" in self.text()
 
 
 @pytest.fixture

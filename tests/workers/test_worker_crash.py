@@ -15,10 +15,7 @@ back, due at once.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -34,49 +31,14 @@ from service.clock import system_clock
 from service.messages import logic
 from service.settings import Settings
 from tests.conftest import Tenant
+from tests.workers.processes import WorkerProcesses
 
 SENDER = "+15017122674"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def pool(isolated: tuple[asyncpg.Pool, Settings]) -> asyncpg.Pool:
     return isolated[0]
-
-
-class Workers:
-    """`python -m workers` processes on the test's own database, logging to one file."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        values = msgspec.structs.asdict(settings)
-        env = {name.upper(): str(value) for name, value in values.items() if value is not None}
-        # A short lease, so a dead worker's claims come back soon: it must still outlast
-        # every call made under it (PROVIDER_TIMEOUT_S + 2 s), and a claim's horizon.
-        env.update(
-            CLAIM_LEASE_S="8",
-            PROVIDER_TIMEOUT_S="3",
-            UNREGISTERED_SENDER_MPS="100",
-            LOG_LEVEL="WARNING",
-        )
-        self.env = {**os.environ, **env}
-        self.log = log
-        self.started: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> subprocess.Popen[bytes]:
-        with self.log.open("ab") as sink:
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "workers"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.started.append(worker)
-        return worker
-
-    def tail(self) -> str:
-        return self.log.read_text()[-3000:]
 
 
 @pytest.fixture
@@ -85,10 +47,18 @@ async def workers(
     sandbox: httpx.AsyncClient,
     redis: Redis,
     tmp_path: Path,
-) -> AsyncIterator[Workers]:
+) -> AsyncIterator[WorkerProcesses]:
     # Status callbacks are held back for the whole test: only the provider's list can tell.
     await sandbox.post("/sandbox/config", json={"callback_delay_ms": 600_000})
-    started = Workers(isolated[1], tmp_path / "workers.log")
+    # A short lease, so a dead worker's claims come back soon: it must still outlast every call
+    # made under it (PROVIDER_TIMEOUT_S + 2 s), and a claim's horizon.
+    started = WorkerProcesses(
+        isolated[1],
+        tmp_path / "workers.log",
+        CLAIM_LEASE_S="8",
+        PROVIDER_TIMEOUT_S="3",
+        UNREGISTERED_SENDER_MPS="100",
+    )
     try:
         yield started
     finally:
@@ -162,7 +132,7 @@ async def test_killed_workers_lose_and_repeat_nothing(
     pool: asyncpg.Pool,
     tenant: Tenant,
     sandbox: httpx.AsyncClient,
-    workers: Workers,
+    workers: WorkerProcesses,
     recipients: int,
     kills: int,
 ) -> None:
@@ -192,7 +162,7 @@ async def test_killed_workers_lose_and_repeat_nothing(
 
 
 async def test_a_stopped_worker_gives_back_what_it_did_not_send(
-    pool: asyncpg.Pool, tenant: Tenant, sandbox: httpx.AsyncClient, workers: Workers
+    pool: asyncpg.Pool, tenant: Tenant, sandbox: httpx.AsyncClient, workers: WorkerProcesses
 ) -> None:
     to = [f"+1555871{n:04d}" for n in range(400)]
     operation_id = await accept(pool, tenant, to)
@@ -239,7 +209,7 @@ async def test_a_stopped_worker_gives_back_what_it_did_not_send(
 
 
 async def test_a_worker_paused_past_its_lease_sends_nothing_it_no_longer_holds(
-    pool: asyncpg.Pool, tenant: Tenant, sandbox: httpx.AsyncClient, workers: Workers
+    pool: asyncpg.Pool, tenant: Tenant, sandbox: httpx.AsyncClient, workers: WorkerProcesses
 ) -> None:
     """A worker frozen mid-send (SIGSTOP: a paused VM, a stalled host) for longer than its
     claims' lease: another worker takes the messages over and sends them, and the first,
