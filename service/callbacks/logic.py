@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -9,6 +10,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from service import db
 from service.callbacks import store
 from service.callbacks.statuses import PROVIDER_TO_ATTEMPT
 
@@ -74,9 +76,7 @@ async def apply_receipts(
         rounds[level].append(index)
         messages_in[level].add(message_id)
     for chosen in rounds:
-        moved = await store.apply_receipts(
-            pool, [(resolved[i].attempt_id, receipts[i]) for i in chosen]
-        )
+        moved = await _apply(pool, [(resolved[i].attempt_id, receipts[i]) for i in chosen])
         for index, result in zip(chosen, moved, strict=True):
             applied[index] = result
     for index, receipt in enumerate(receipts):
@@ -96,8 +96,17 @@ async def _apply_unresolved(pool: asyncpg.Pool, receipt: store.Receipt) -> store
         # An attempt took the sid after the receipt was resolved: apply the receipt to it now.
         found = await store.resolve_attempts(pool, [receipt])
         if found:
-            return (await store.apply_receipts(pool, [(found[0].attempt_id, receipt)]))[0]
+            return (await _apply(pool, [(found[0].attempt_id, receipt)]))[0]
     return None
+
+
+async def _apply(
+    pool: asyncpg.Pool, receipts: list[tuple[uuid.UUID, store.Receipt]]
+) -> list[store.Applied | None]:
+    """One statement for many receipts, again when PostgreSQL broke a deadlock with it: it
+    locks many attempts and messages, in no order a worker recording a batch (or another
+    group of receipts) can share."""
+    return await db.retry_deadlocks(functools.partial(store.apply_receipts, pool, receipts))
 
 
 async def apply_early_receipts(pool: asyncpg.Pool, provider_sids: list[str], now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -10,7 +11,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from service import sql
+from service import db, sql
 
 Q = sql.load(__file__)
 
@@ -173,13 +174,26 @@ async def record_outcomes(
     pool: asyncpg.Pool, outcomes: Sequence[Outcome], now: datetime, claim: uuid.UUID
 ) -> None:
     """Attempts first, then messages (those still under `claim`), each in id order, in one
-    transaction."""
+    transaction; again when PostgreSQL broke a deadlock with a group of receipts (they lock
+    attempts and messages in the same order, but a many-row UPDATE's order is the plan's)."""
     if not outcomes:
         return
     with_attempts = sorted(
         (o for o in outcomes if o.attempt_id is not None), key=lambda o: str(o.attempt_id)
     )
     by_message = sorted(outcomes, key=lambda o: str(o.message_id))
+    await db.retry_deadlocks(
+        functools.partial(_record_outcomes, pool, with_attempts, by_message, now, claim)
+    )
+
+
+async def _record_outcomes(
+    pool: asyncpg.Pool,
+    with_attempts: list[Outcome],
+    by_message: list[Outcome],
+    now: datetime,
+    claim: uuid.UUID,
+) -> None:
     async with pool.acquire() as conn, conn.transaction():
         if with_attempts:
             await conn.execute(
