@@ -211,6 +211,20 @@ class Ledger:
         self.http = httpx.AsyncClient(base_url=sandbox_url, timeout=10)
         self.after = -1
         self.seen: list[tuple[float, str]] = []
+        self.grown = asyncio.Condition()
+
+    async def follow(self) -> None:
+        """Poll every 20 ms until cancelled, so that each send is stamped within that of its
+        arrival whatever the run is doing meanwhile (a fault takes seconds to inject)."""
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                await self.poll()
+            await asyncio.sleep(0.02)
+
+    async def reached(self, count: float) -> None:
+        """Until at least `count` sends have arrived (while follow runs)."""
+        async with self.grown:
+            await self.grown.wait_for(lambda: len(self.seen) >= count)
 
     async def poll(self) -> None:
         answer = (await self.http.get("/sandbox/messages", params={"after": self.after})).json()
@@ -219,9 +233,8 @@ class Ledger:
             self.after = max(self.after, entry["index"])
             if entry["from"] == SENDER:
                 self.seen.append((now, entry["to"]))
-
-    def count(self) -> int:
-        return len(self.seen)
+        async with self.grown:
+            self.grown.notify_all()
 
     def longest_gap_after(self, moment: float) -> float:
         """The longest time without a new send, from `moment` to the last send."""
@@ -274,19 +287,12 @@ class Run:
         operation_id: str = answer.json()["operationId"]
         return operation_id
 
-    async def reached(self, share: float) -> None:
-        """Until that share of the recipients has reached the sandbox."""
-        while self.ledger.count() < share * self.recipients:
-            await self.ledger.poll()
-            await asyncio.sleep(0.02)
-
     async def settle(self, operation_id: str, started: float) -> tuple[bool, int]:
         """Until every message is handed over or failed and the operation completed; whether
         it got there by the deadline, and how many messages were still waiting."""
         uid = _operation_uuid(operation_id)
         waiting = -1
         while time.monotonic() - started < RUN_DEADLINE_S:
-            await self.ledger.poll()
             with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
                 waiting = await self.pool.fetchval(
                     "SELECT count(*) FROM messages WHERE operation_id = $1 AND due_at IS NOT NULL",
@@ -324,7 +330,6 @@ class Run:
         return False
 
     async def verdict(self, operation_id: str, finished: bool, waiting: int) -> RunResult:
-        await asyncio.sleep(0)
         await self.ledger.poll()
         got = Counter(to for _, to in self.ledger.seen)
         uid = _operation_uuid(operation_id)
@@ -402,15 +407,21 @@ async def run_once(
         share = run.rng.uniform(*scenario.at_share)
         if scenario.throughout:
             await scenario.fault(run)
-        started = time.monotonic()
-        operation_id = await run.accept()
-        if scenario.throughout:
-            run.fault_began = started
-        else:
-            await asyncio.wait_for(run.reached(share), RUN_DEADLINE_S)
-            run.fault_began = time.monotonic()
-            await scenario.fault(run)
-        finished, waiting = await run.settle(operation_id, started)
+        following = asyncio.create_task(ledger.follow())
+        try:
+            started = time.monotonic()
+            operation_id = await run.accept()
+            if scenario.throughout:
+                run.fault_began = started
+            else:
+                await asyncio.wait_for(ledger.reached(share * recipients), RUN_DEADLINE_S)
+                run.fault_began = time.monotonic()
+                await scenario.fault(run)
+            finished, waiting = await run.settle(operation_id, started)
+        finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
         result = await run.verdict(operation_id, finished, waiting)
         return result, run.notes
     finally:
