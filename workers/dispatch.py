@@ -545,7 +545,10 @@ class Dispatcher:
             )
         next_due = retry.next_try_at(now, failures, result.retry_after_s, self.rng)
         if result.verdict == "UNKNOWN":
-            # Leave the attempt SUBMITTING: the next claim asks the provider before resending.
+            # Leave the attempt SUBMITTING: the next claim asks the provider before resending,
+            # no sooner than a call may take, so a request still on its way is there to find.
+            settled_by = now + timedelta(seconds=self.call_timeout_s + LEASE_MARGIN_S)
+            next_due = max(next_due, settled_by)
             return Outcome(message.id, attempt.id, None, "SUBMITTING", None, None, next_due, False)
         if next_due >= expires:
             return Outcome(
