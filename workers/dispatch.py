@@ -102,6 +102,9 @@ class Dispatcher:
     batch_size: int = 500
     lease_s: int = 60
     call_timeout_s: float = 10.0
+    # How long one run() goes on claiming: a job ends well within arq's job timeout (which
+    # would cancel it mid-batch), and the next tick's job carries on where it stopped.
+    run_for_s: float = 240.0
     concurrency: int = 64
     rng: random.Random = field(default_factory=random.Random)
     # Set by stop(): no more claims or sends; what was claimed and not sent is given back.
@@ -118,23 +121,27 @@ class Dispatcher:
             )
 
     async def run(self, operation_id: uuid.UUID | None = None) -> int:
-        """Send until nothing is left that this worker can claim; return the messages handled.
+        """Send until nothing is left that this worker can claim, or for about run_for_s;
+        return the messages handled.
 
         With an operation, only the senders it uses are drained (all of their due messages, of
         any operation, in due order: a sender's queue is one queue). Senders another worker is
         pacing, and messages leased to another worker, are left to them.
         """
         handled = 0
+        until = time.monotonic() + self.run_for_s
         while not self.stopping.is_set():
             keys = await store.due_senders(self.pool, self.clock(), operation_id)
             keys = [key for key in keys if key not in self._draining]
             if not keys:
                 return handled
             rates = await sender_rates.rates_for(self.pool, keys, self.unregistered_mps)
-            counts = await asyncio.gather(*(self._drain(key, rates[key]) for key in keys))
+            counts = await asyncio.gather(*(self._drain(key, rates[key], until) for key in keys))
             if not any(counts):
                 return handled
             handled += sum(counts)
+            if time.monotonic() >= until:
+                break  # the next tick's run carries on
         return handled
 
     def stop(self) -> None:
@@ -143,11 +150,12 @@ class Dispatcher:
         worker (no provider lookup, no wait for their lease to end)."""
         self.stopping.set()
 
-    async def _drain(self, sender_key: str, rate: float) -> int:
+    async def _drain(self, sender_key: str, rate: float, until: float) -> int:
         """Claim and send one sender's due messages, a horizon's worth of its rate at a time.
 
         Provider calls are paced one by one through the shared limiter; while the calls of
         one batch finish and are recorded, the next batch is already being claimed and paced.
+        No batch is claimed after `until` (the first always is).
         """
         if self.leases is not None and not await self.leases.acquire(sender_key):
             return 0  # another worker paces this sender now
@@ -212,7 +220,7 @@ class Dispatcher:
                     # still its own (its claim says so), the sender's next ones are not.
                     paced_by_another = not await self.leases.renew(sender_key)
                     renewed_at = time.monotonic()
-                if not paced_by_another:
+                if not paced_by_another and time.monotonic() < until:
                     # The next batch is claimed and prepared while this one is paced out, so
                     # the sender's turns follow each other without a gap between batches.
                     upcoming = asyncio.create_task(claim_next())

@@ -426,3 +426,19 @@ async def test_a_stalled_sender_does_not_hold_up_another(
     assert len(set(fast_sends)) == 20
     statuses = await pool.fetch("SELECT DISTINCT status FROM messages")
     assert [r["status"] for r in statuses] == ["QUEUED"]
+
+
+async def test_a_run_stops_claiming_after_its_time_and_the_next_carries_on(
+    pool: asyncpg.Pool, tenant: Tenant, clock: TestClock
+) -> None:
+    """A job ends before arq's job timeout would cancel it mid-batch: past run_for_s no batch
+    is claimed (the first always is), and what is left stays due for the next run."""
+    clock.pinned = T0
+    await logic.accept_send(pool, account_sid=tenant.account_sid, request=request(5), now=T0)
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        return created(new_sid())
+
+    worker = dispatcher(pool, handler, clock)
+    worker.batch_size, worker.run_for_s = 2, 0.0
+    assert [await worker.run() for _ in range(4)] == [2, 2, 1, 0]
