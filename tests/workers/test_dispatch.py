@@ -429,11 +429,11 @@ async def test_a_stalled_sender_does_not_hold_up_another(
 
 
 async def test_a_run_stops_claiming_after_its_time_and_the_next_carries_on(
-    pool: asyncpg.Pool, tenant: Tenant, clock: TestClock
+    pool: asyncpg.Pool, tenant: Tenant
 ) -> None:
     """A job ends before arq's job timeout would cancel it mid-batch: past run_for_s no batch
     is claimed (the first always is), and what is left stays due for the next run."""
-    clock.pinned = T0
+    clock = TestClock(T0)
     await logic.accept_send(pool, account_sid=tenant.account_sid, request=request(5), now=T0)
 
     def handler(req: httpx.Request) -> httpx.Response:
