@@ -56,6 +56,9 @@ WORKER_ENV = {
     "API_REQUESTS_PER_SECOND": "0",
 }
 RUN_DEADLINE_S = 180.0
+# The application_name of the harness's own connections, which faults aimed at the service
+# leave alone.
+JUDGE = "chaos-judge"
 # Long enough for a new worker process to be up and taking jobs.
 READY_S = 3.0
 
@@ -293,7 +296,13 @@ class Run:
         uid = _operation_uuid(operation_id)
         waiting = -1
         while time.monotonic() - started < RUN_DEADLINE_S:
-            with contextlib.suppress(OSError, asyncpg.PostgresError, TimeoutError):
+            # The judge's own connections live through the faults too (a restart, a stop).
+            with contextlib.suppress(
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                asyncpg.exceptions.InternalClientError,
+            ):
                 waiting = await self.pool.fetchval(
                     "SELECT count(*) FROM messages WHERE operation_id = $1 AND due_at IS NOT NULL",
                     uid,
@@ -390,7 +399,12 @@ async def run_once(
     while len(stack.live_workers()) < 2:
         stack.start_worker()
     ledger = Ledger(stack.sandbox_url)
-    pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=3)
+    pool = await asyncpg.create_pool(
+        stack.database_url,
+        min_size=1,
+        max_size=3,
+        server_settings={"application_name": JUDGE},
+    )
     try:
         await ledger.reset()
         created = await accounts.create_account(pool, f"chaos-{number}")
@@ -483,12 +497,14 @@ async def redis_flushall(run: Run) -> None:
 
 
 async def postgres_terminate(run: Run) -> None:
-    """Every other connection to the database dropped (pg_terminate_backend)."""
+    """Every connection of the service to the database dropped (pg_terminate_backend)."""
     conn = await asyncpg.connect(run.stack.database_url)
     try:
         await conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND application_name <> $1",
+            JUDGE,
         )
     finally:
         await conn.close()
