@@ -96,7 +96,8 @@ def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
 def _validation_error(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[ErrorBody]:
-    """Litestar's decode/parameter errors in the API.md error body, with JSON paths."""
+    """Litestar's decode/parameter errors in the API's error body (service/errors.py), with
+    JSON paths."""
     problems: list[Problem] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:

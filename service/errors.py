@@ -1,6 +1,7 @@
 """The error tree: every error the API answers with, each with a stable code and message.
 
-One handler (service/app.py) renders them as the API.md error body.
+One handler (service/app.py) renders them as the error body
+`{"errors": [{code, message, infoUrl, context}]}`.
 """
 
 from __future__ import annotations

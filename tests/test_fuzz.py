@@ -2,8 +2,8 @@
 
 Every operation gets schema-valid and schema-invalid requests (a bounded, derandomized number);
 no answer may be a 5xx, every answer must be documented and match its schema, and every 4xx/5xx
-body must be the API.md error body. Schemathesis calls blocking HTTP, so the fuzzing runs in a
-thread while the API keeps serving on the test's event loop.
+body must be the error body of service/errors.py. Schemathesis calls blocking HTTP, so the
+fuzzing runs in a thread while the API keeps serving on the test's event loop.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ _CONTEXT = re.compile(r"^\$")
 
 
 def api_error_body(ctx: Any, response: Any, case: Any) -> bool | None:
-    """A 4xx/5xx answer carries `{"errors": [{code, message, infoUrl, context}]}` (API.md)."""
+    """A 4xx/5xx answer carries `{"errors": [{code, message, infoUrl, context}]}`."""
     if response.status_code < 400:
         return None
     if case is not None and case.operation.path == "/readyz":
