@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,6 +38,13 @@ class WorkerProcesses:
             )
         self.started.append(worker)
         return worker
+
+    def kill_all(self) -> None:
+        """SIGKILL every worker started here that still runs (a test's end, pass or fail)."""
+        for worker in self.started:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGKILL)
+                worker.wait()
 
     def text(self) -> str:
         return self.log.read_text() if self.log.exists() else ""

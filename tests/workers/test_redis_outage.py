@@ -128,10 +128,7 @@ async def workers(
     try:
         yield started
     finally:
-        for worker in started.started:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGKILL)
-                worker.wait()
+        started.kill_all()
 
 
 async def wait_for(

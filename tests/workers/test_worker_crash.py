@@ -62,10 +62,7 @@ async def workers(
     try:
         yield started
     finally:
-        for worker in started.started:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGKILL)
-                worker.wait()
+        started.kill_all()
         await redis.flushdb()  # the dead workers' leases and job marks go with them
 
 
