@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import msgspec
 
+# The arq job that starts sending an operation now: the name the API enqueues and the worker
+# registers its function under.
+DISPATCH_JOB = "dispatch_operation"
+
 
 class DispatchOperation(msgspec.Struct, frozen=True):
     """Hand the due messages of one operation to providers."""

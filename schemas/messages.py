@@ -29,6 +29,11 @@ VALIDITY_DEFAULT = 36_000
 MessageStatus = Literal[
     "SCHEDULED", "QUEUED", "SENT", "DELIVERED", "READ", "UNDELIVERED", "FAILED", "CANCELED"
 ]
+# An attempt is SUBMITTING from just before its provider call until the provider's answer is
+# recorded; then it follows the provider's reports.
+AttemptStatus = Literal[
+    "SUBMITTING", "QUEUED", "SENT", "DELIVERED", "READ", "UNDELIVERED", "FAILED"
+]
 RecipientChannel = Literal["PHONE", "WHATSAPP", "CONVERSATIONS"]
 
 # Filters of the message lists (GET /v1/Messages, POST /v1/Messages/Search).
@@ -179,8 +184,8 @@ class AttemptRead(msgspec.Struct, rename="camel"):
     channel: str
     from_: AddressOut = msgspec.field(name="from")
     to: list[AddressOut]
-    status: str
-    attempted_at: str
+    status: AttemptStatus
+    attempted_at: Annotated[str, msgspec.Meta(description="When the request went to the provider.")]
     updated_at: str
     segments: int | None
     error: ErrorDetail | None

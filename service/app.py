@@ -20,23 +20,14 @@ from litestar.plugins.prometheus import PrometheusConfig
 from redis.exceptions import RedisError
 
 from schemas.errors import ErrorBody, ErrorItem
-from service import db, logs, queue
+from service import db, error_codes, logs, queue
 from service.accounts.logic import CredentialCache
 from service.auth import require_account
 from service.callbacks import logic as receipts
 from service.callbacks.batching import ReceiptGroups
 from service.callbacks.routes import CallbacksController
 from service.clock import Clock, system_clock
-from service.errors import (
-    CODE_BODY_TOO_LARGE,
-    CODE_INTERNAL,
-    CODE_INVALID_FIELD,
-    ApiError,
-    NotFound,
-    Problem,
-    Unavailable,
-    info_url,
-)
+from service.errors import ApiError, NotFound, Problem, Unavailable
 from service.events.routes import OperationEventsController
 from service.health.routes import healthz, readyz
 from service.messages.routes import MessagesController
@@ -69,7 +60,9 @@ def error_response(
     status_code: int, problems: list[Problem], headers: dict[str, str] | None = None
 ) -> Response[ErrorBody]:
     body = ErrorBody(
-        errors=[ErrorItem(p.code, p.message, info_url(p.code), p.context) for p in problems]
+        errors=[
+            ErrorItem(p.code, p.message, error_codes.info_url(p.code), p.context) for p in problems
+        ]
     )
     return Response(body, status_code=status_code, headers=headers or {})
 
@@ -116,12 +109,12 @@ def _validation_error(
         missing = _MISSING_FIELD.search(message)
         if missing and context is not None:
             context = f"{context}.{missing.group(1)}"
-        problems.append(Problem(CODE_INVALID_FIELD, message, context))
+        problems.append(Problem(error_codes.INVALID_FIELD.code, message, context))
     if not problems:
         detail = _plain_detail(exc.detail)
         missing_parameter = _MISSING_PARAMETER.match(detail)
         context = f"$.{missing_parameter.group(1)}" if missing_parameter else None
-        problems.append(Problem(CODE_INVALID_FIELD, detail, context))
+        problems.append(Problem(error_codes.INVALID_FIELD.code, detail, context))
     return error_response(400, problems)
 
 
@@ -135,17 +128,19 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Error
     if status == 404:
         return error_response(404, NotFound().problems)
     if status == 413:
-        return error_response(413, [Problem(CODE_BODY_TOO_LARGE, "Request body too large")])
+        return error_response(
+            413, [Problem(error_codes.BODY_TOO_LARGE.code, "Request body too large")]
+        )
     if status == 401:
         return error_response(401, [Problem(20003, "Authentication failed")])
-    code = CODE_INVALID_FIELD if 400 <= status < 500 else CODE_INTERNAL
+    code = error_codes.INVALID_FIELD.code if 400 <= status < 500 else error_codes.INTERNAL.code
     message = _plain_detail(str(exc.detail)) if status < 500 else "Internal error"
     return error_response(status, [Problem(code, message)], dict(exc.headers or {}))
 
 
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error", path=request.url.path, exc_info=exc)
-    return error_response(500, [Problem(CODE_INTERNAL, "Internal error")])
+    return error_response(500, [Problem(error_codes.INTERNAL.code, "Internal error")])
 
 
 def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:

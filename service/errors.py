@@ -1,44 +1,17 @@
 """The error tree: every error the API answers with, each with a stable code and message.
 
 One handler (service/app.py) renders them as the error body
-`{"errors": [{code, message, infoUrl, context}]}`.
+`{"errors": [{code, message, infoUrl, context}]}`. Codes, HTTP statuses and default messages
+come from the catalogue, service/error_codes.py: a subclass names its entry as `error`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
-INFO_URL = "https://www.twilio.com/docs/api/errors/{code}"
-
-# Twilio's own code for "Service unavailable": PostgreSQL (or, for anything that cannot do
-# without it, Redis) is down, hung or restarting.
-CODE_SERVICE_UNAVAILABLE = 20503
-
-# Codes of our own (no Twilio code fits); listed in the OpenAPI document.
-CODE_INVALID_FIELD = 90001
-CODE_INVALID_PAGE_TOKEN = 90002
-CODE_BODY_TOO_LARGE = 90003
-CODE_TEMPLATE_RENDER = 90004
-CODE_INVALID_URL = 90030
-CODE_TOO_MANY_WEBHOOKS = 90031
-CODE_UNKNOWN_EVENT_TYPE = 90032
-CODE_INTERNAL = 90500
-
-OWN_CODES: dict[int, str] = {
-    CODE_INVALID_FIELD: "A field is missing, of the wrong type or out of range.",
-    CODE_INVALID_PAGE_TOKEN: "The page token is malformed.",
-    CODE_BODY_TOO_LARGE: "The request body is larger than the configured limit.",
-    CODE_TEMPLATE_RENDER: "A message's template failed to render with its recipient's variables.",
-    CODE_INVALID_URL: "The URL is not an https URL of a public host (private, loopback and "
-    "link-local addresses are refused).",
-    CODE_TOO_MANY_WEBHOOKS: "The account has the maximum number of webhook endpoints.",
-    CODE_UNKNOWN_EVENT_TYPE: "Not a known event type.",
-    CODE_INTERNAL: "Internal error.",
-    90020: "No sender of the send can reach any of the recipient's addresses (unaddressable).",
-    90409: "A request with this Idempotency-Key is still in flight.",
-    90410: "This sender is registered already.",
-    90422: "This Idempotency-Key was used with another request body.",
-}
+from service import error_codes
+from service.error_codes import ErrorCode
 
 
 @dataclass(frozen=True)
@@ -53,12 +26,29 @@ class Problem:
 class ApiError(Exception):
     """Internal error."""
 
-    status_code = 500
-    code = CODE_INTERNAL
+    # The catalogue entry a subclass answers with: it sets `code`, `status_code` and the
+    # default message. A subclass that names none sets `code` and `status_code` itself and
+    # answers with its docstring.
+    error: ClassVar[ErrorCode] = error_codes.INTERNAL
+    status_code: int = 500
+    code: int = error_codes.INTERNAL.code
+    default_message: ClassVar[str] = error_codes.INTERNAL.message
     headers: dict[str, str] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        error: ErrorCode | None = cls.__dict__.get("error")
+        if error is None:
+            cls.default_message = (cls.__doc__ or "").strip()
+            return
+        if error.http_status is None:
+            raise TypeError(f"{cls.__name__}: code {error.code} is never an HTTP answer")
+        cls.code = error.code
+        cls.status_code = error.http_status
+        cls.default_message = error.message
+
     def __init__(self, message: str | None = None, *, context: str | None = None) -> None:
-        self.message = message or (self.__doc__ or "").strip()
+        self.message = message or self.default_message
         self.context = context
         super().__init__(self.message)
 
@@ -85,47 +75,41 @@ class ValidationFailed(ApiError):
 class InvalidPageToken(ApiError):
     """The page token is malformed."""
 
-    status_code = 400
-    code = CODE_INVALID_PAGE_TOKEN
+    error = error_codes.INVALID_PAGE_TOKEN
 
 
 class Unauthorized(ApiError):
     """Authentication failed: the credentials are missing or wrong."""
 
-    status_code = 401
-    code = 20003
+    error = error_codes.UNAUTHORIZED
     headers = {"WWW-Authenticate": 'Basic realm="comms"'}
 
 
 class NotFound(ApiError):
-    """The resource was not found."""
+    """The resource was not found (or is another account's)."""
 
-    status_code = 404
-    code = 20404
+    error = error_codes.NOT_FOUND
 
 
 class CannotCancel(ApiError):
     """Nothing in this operation is left to cancel."""
 
-    status_code = 409
-    code = 30409
+    error = error_codes.CANNOT_CANCEL
 
 
 class BodyTooLarge(ApiError):
     """The request body is larger than the configured limit."""
 
-    status_code = 413
-    code = CODE_BODY_TOO_LARGE
+    error = error_codes.BODY_TOO_LARGE
 
 
 class TooManyRequests(ApiError):
-    """Too Many Requests"""
+    """Over the account's request quota: retry after the Retry-After delay."""
 
-    status_code = 429
-    code = 20429
+    error = error_codes.TOO_MANY_REQUESTS
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(f"Too many requests for this account; retry after {retry_after_s} s")
+        super().__init__(f"{self.error.message}; retry after {retry_after_s} s")
         self.headers = {"Retry-After": str(retry_after_s)}
 
 
@@ -133,10 +117,5 @@ class Unavailable(ApiError):
     """The service is unavailable (its database or Redis did not answer in time); retry after
     the Retry-After delay."""
 
-    status_code = 503
-    code = CODE_SERVICE_UNAVAILABLE
+    error = error_codes.SERVICE_UNAVAILABLE
     headers = {"Retry-After": "1"}
-
-
-def info_url(code: int) -> str:
-    return INFO_URL.format(code=code)

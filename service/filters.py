@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime
 
-from service import ids
-from service.errors import CODE_INVALID_FIELD, Problem, ValidationFailed
+from service import error_codes, ids
+from service.errors import Problem, ValidationFailed
 
 MAX_TAG_PAIRS = 10
 MAX_TAG_KEY = 128
@@ -29,7 +29,7 @@ class FilterProblems:
         self.problems: list[Problem] = []
 
     def add(self, message: str, context: str) -> None:
-        self.problems.append(Problem(CODE_INVALID_FIELD, message, context))
+        self.problems.append(Problem(error_codes.INVALID_FIELD.code, message, context))
 
     def raise_any(self) -> None:
         if self.problems:

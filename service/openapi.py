@@ -11,29 +11,14 @@ from schemas.errors import ErrorBody
 from schemas.messages import DryRunResult
 from schemas.operations import CancelOperationAccepted, OperationErrorsPage
 from schemas.webhooks import WebhookCreated
-from service.errors import OWN_CODES
+from service import error_codes
+from service.error_codes import CATALOGUE, ErrorCode
 
-_TWILIO_CODES = {
-    20003: "Authentication failed",
-    20403: "Provider callback signature invalid",
-    20404: "Not found",
-    20429: "Too many requests: over the account's request quota",
-    20503: "Service unavailable: PostgreSQL or Redis did not answer in time",
-    21211: "Invalid 'To' phone number",
-    21212: "Invalid 'From' phone number",
-    21602: "Message body is required",
-    21603: "'From' is required",
-    21604: "'To' is required",
-    21610: "The recipient opted out (suppression list)",
-    21617: "Message body exceeds 1,600 characters",
-    21623: "Too many media items",
-    30409: "Nothing left to cancel",
-    35114: "Schedule time is in the past",
-    35115: "Schedule time is more than 35 days ahead",
-}
+# Every code of the catalogue with its one-line summary, as each error answer lists them.
+ERROR_CODES: dict[int, str] = {code: entry.summary for code, entry in CATALOGUE.items()}
 
 ERROR_CODES_DESCRIPTION = "Error codes: " + "; ".join(
-    f"{code} {text}" for code, text in sorted({**_TWILIO_CODES, **OWN_CODES}.items())
+    f"{code} {text}" for code, text in sorted(ERROR_CODES.items())
 )
 
 
@@ -43,36 +28,45 @@ def _error_example(code: int, message: str, context: str | None) -> dict[str, An
             {
                 "code": code,
                 "message": message,
-                "infoUrl": f"https://www.twilio.com/docs/api/errors/{code}",
+                "infoUrl": error_codes.info_url(code),
                 "context": context,
             }
         ]
     }
 
 
-def _error(description: str, code: int, message: str, context: str | None = None) -> ResponseSpec:
+def _error(
+    description: str,
+    error: ErrorCode,
+    message: str | None = None,
+    context: str | None = None,
+) -> ResponseSpec:
+    """An error answer whose example carries `error` with its catalogue message, or with the
+    text a call site gives it."""
+    example = _error_example(error.code, error.message if message is None else message, context)
     return ResponseSpec(
         data_container=ErrorBody,
         generate_examples=False,
         description=f"{description}. {ERROR_CODES_DESCRIPTION}",
-        examples=[Example(summary=description, value=_error_example(code, message, context))],
+        examples=[Example(summary=description, value=example)],
     )
 
 
 ERROR_RESPONSES: dict[int, ResponseSpec] = {
-    400: _error("Invalid request", 21211, "Invalid 'To' phone number", "$.to[3].address"),
-    401: _error("Missing or wrong credentials", 20003, "Authentication failed"),
-    404: _error("Not found (or another account's)", 20404, "The resource was not found."),
-    413: _error("Request body too large", 90003, "Request body too large"),
+    400: _error("Invalid request", error_codes.INVALID_TO, context="$.to[3].address"),
+    # The texts service/app.py answers with for Litestar's own 401, 413 and 500.
+    401: _error("Missing or wrong credentials", error_codes.UNAUTHORIZED, "Authentication failed"),
+    404: _error("Not found (or another account's)", error_codes.NOT_FOUND),
+    413: _error("Request body too large", error_codes.BODY_TOO_LARGE, "Request body too large"),
     429: _error(
         "Over the account's request quota; retry after Retry-After",
-        20429,
-        "Too many requests for this account; retry after 1 s",
+        error_codes.TOO_MANY_REQUESTS,
+        f"{error_codes.TOO_MANY_REQUESTS.message}; retry after 1 s",
     ),
-    500: _error("Internal error", 90500, "Internal error"),
+    500: _error("Internal error", error_codes.INTERNAL, "Internal error"),
     503: _error(
         "PostgreSQL or Redis did not answer in time; retry after Retry-After",
-        20503,
+        error_codes.SERVICE_UNAVAILABLE,
         "The service is unavailable (its database or Redis did not answer in time); retry "
         "after the Retry-After delay.",
     ),
@@ -81,21 +75,15 @@ ERROR_RESPONSES: dict[int, ResponseSpec] = {
 IDEMPOTENCY_RESPONSES: dict[int, ResponseSpec] = {
     409: _error(
         "A request with this Idempotency-Key is still in flight; retry after Retry-After",
-        90409,
-        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        error_codes.KEY_IN_FLIGHT,
     ),
-    422: _error(
-        "This Idempotency-Key was used with another request body",
-        90422,
-        "This Idempotency-Key was used with a different request body.",
-    ),
+    422: _error("This Idempotency-Key was used with another request body", error_codes.KEY_REUSED),
 }
 
 SENDER_EXISTS_RESPONSES: dict[int, ResponseSpec] = {
     409: _error(
         "This account has registered this address on this channel already",
-        90410,
-        "This account has registered this address on this channel already.",
+        error_codes.SENDER_EXISTS,
     ),
 }
 
@@ -125,13 +113,16 @@ SEARCH_EXAMPLE = Example(
 SEEK_RESPONSES: dict[int, ResponseSpec] = {
     404: _error(
         "No message of this account has an attempt with this provider SID",
-        20404,
-        "The resource was not found.",
+        error_codes.NOT_FOUND,
     ),
 }
 
 CANCEL_RESPONSES: dict[int, ResponseSpec] = {
-    409: _error("Nothing in the operation is left to cancel", 30409, "Nothing left to cancel"),
+    409: _error(
+        "Nothing in the operation is left to cancel",
+        error_codes.CANNOT_CANCEL,
+        error_codes.CANNOT_CANCEL.summary,
+    ),
 }
 
 CANCEL_ACCEPTED = ResponseSpec(
@@ -228,7 +219,7 @@ WEBHOOK_CREATE_RESPONSES: dict[int, ResponseSpec] = {
     400: _error(
         "Invalid endpoint: not an https URL of a public host, an unknown event type, or the "
         "account has 20 endpoints already",
-        90030,
+        error_codes.INVALID_URL,
         "Invalid URL: refused: private or reserved address",
         "$.url",
     ),

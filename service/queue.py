@@ -16,10 +16,9 @@ import msgspec
 from arq.connections import ArqRedis, RedisSettings
 from redis.exceptions import RedisError
 
-from schemas.jobs import DispatchOperation
+from schemas.jobs import DISPATCH_JOB, DispatchOperation
 from service.outages import OutageLog
 
-DISPATCH_JOB = "dispatch_operation"
 # Every Redis call of the API and the workers: opening a connection, and one command's answer.
 # redis-py waits without end by default; these turn a hung Redis into errors.
 CONNECT_TIMEOUT_S = 2.0

@@ -21,7 +21,8 @@ from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import InternalServerException, SerializationException
 
-from service.errors import CODE_INVALID_FIELD, ApiError, Problem, ValidationFailed
+from service import error_codes
+from service.errors import ApiError, Problem, ValidationFailed
 from service.settings import Settings
 
 NUL = "\x00"
@@ -36,21 +37,21 @@ class MalformedBody(ApiError):
     """The request body is not a JSON document."""
 
     status_code = 400
-    code = CODE_INVALID_FIELD
+    code = error_codes.INVALID_FIELD.code
 
 
 class IncompleteBody(ApiError):
     """The connection closed before the whole request body (its Content-Length) arrived."""
 
     status_code = 400
-    code = CODE_INVALID_FIELD
+    code = error_codes.INVALID_FIELD.code
 
 
 class BodyTimeout(ApiError):
     """The whole request body did not arrive in time."""
 
     status_code = 408
-    code = CODE_INVALID_FIELD
+    code = error_codes.INVALID_FIELD.code
     headers = {"Connection": "close"}
 
 
@@ -100,7 +101,7 @@ async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
     if paths:
         raise ValidationFailed(
             [
-                Problem(CODE_INVALID_FIELD, MESSAGE, path)
+                Problem(error_codes.INVALID_FIELD.code, MESSAGE, path)
                 for path in paths[: ValidationFailed.MAX_PROBLEMS]
             ]
         )

@@ -8,15 +8,15 @@ from typing import Any
 
 import msgspec
 import structlog
-from arq import cron
+from arq import cron, func
 
-from schemas.jobs import DispatchOperation
+from schemas.jobs import DISPATCH_JOB, DispatchOperation
 from service import db, logs, queue
 from service.clock import system_clock
 from service.metrics.counters import ProviderCalls
 from service.retention import logic as retention
+from service.sending.channel import Channel
 from service.settings import Settings, load_settings
-from workers.channels.base import Channel
 from workers.channels.conversations import ConversationsChannel
 from workers.channels.http import ProviderClient
 from workers.channels.sms import MessagesApiChannel
@@ -127,7 +127,7 @@ async def purge_expired(ctx: dict[str, Any]) -> int:
 
 
 class WorkerSettings:
-    functions = [dispatch_operation]
+    functions = [func(dispatch_operation, name=DISPATCH_JOB)]
     cron_jobs = [
         cron(send_due, second=set(range(60)), unique=True, run_at_startup=True),
         cron(purge_expired, minute=17, second=0, unique=True, timeout=3600),

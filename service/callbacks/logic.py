@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -10,18 +9,10 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from service import db
+from service import db, error_codes
 from service.callbacks import store
-from service.callbacks.statuses import PROVIDER_TO_ATTEMPT
-
-# Error messages for the asynchronous delivery codes a receipt carries without text.
-_RECEIPT_ERRORS = {
-    30003: "Unreachable destination handset",
-    30005: "Unknown destination handset",
-    30006: "Landline or unreachable carrier",
-    30007: "Message filtered by the carrier",
-    30008: "Unknown error",
-}
+from service.sending import store as sending_store
+from service.sending.statuses import PROVIDER_TO_ATTEMPT
 
 
 def status_callback_receipt(
@@ -103,10 +94,26 @@ async def _apply_unresolved(pool: asyncpg.Pool, receipt: store.Receipt) -> store
 async def _apply(
     pool: asyncpg.Pool, receipts: list[tuple[uuid.UUID, store.Receipt]]
 ) -> list[store.Applied | None]:
-    """One statement for many receipts, again when PostgreSQL broke a deadlock with it: it
-    locks many attempts and messages, in no order a worker recording a batch (or another
-    group of receipts) can share."""
-    return await db.retry_deadlocks(functools.partial(store.apply_receipts, pool, receipts))
+    """One statement for many receipts, and one for the fallbacks they call for, in one
+    transaction; again when PostgreSQL broke a deadlock with it: it locks many attempts and
+    messages, in no order a worker recording a batch (or another group of receipts) can
+    share."""
+
+    async def transaction() -> list[store.Applied | None]:
+        async with pool.acquire() as conn, conn.transaction():
+            moved = await store.apply_receipts(conn, receipts)
+            fallbacks = [m.fall_back for m in moved if m is not None and m.fall_back]
+            fallen = await sending_store.fall_back(conn, fallbacks)
+        return [
+            None
+            if m is None
+            else store.Applied(
+                m.operation_id, m.fall_back is not None and m.fall_back.message_id in fallen
+            )
+            for m in moved
+        ]
+
+    return await db.retry_deadlocks(transaction)
 
 
 async def apply_early_receipts(pool: asyncpg.Pool, provider_sids: list[str], now: datetime) -> None:
@@ -123,7 +130,8 @@ def _receipt_error(form: dict[str, str]) -> tuple[int | None, str | None]:
     code = _parse_int(form.get("ErrorCode")) or None
     if code is None:
         return None, None
-    return code, form.get("ErrorMessage") or _RECEIPT_ERRORS.get(code, "Delivery failed")
+    known = error_codes.CATALOGUE.get(code)
+    return code, form.get("ErrorMessage") or (known.message if known else "Delivery failed")
 
 
 def _parse_uuid(text: str | None) -> uuid.UUID | None:

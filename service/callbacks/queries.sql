@@ -20,9 +20,10 @@ JOIN attempts a ON a.id = r.attempt_id OR (r.attempt_id IS NULL AND a.provider_s
 -- Moves each receipt's attempt forward, then its message, in one statement for many receipts;
 -- a receipt that would move either backwards matches no row and changes nothing (repeats and
 -- reordering are harmless). Only the attempt on the message's current route moves the
--- message. When that attempt ends UNDELIVERED or FAILED and the message has another route,
--- the message falls back instead: it is QUEUED again on the next route, due now, and only the
--- attempt keeps the failure.
+-- message. When that attempt ends UNDELIVERED or FAILED and the message has another route
+-- (has_next_route, migrations/0012), the message is left for fall_back (service/sending),
+-- which the caller runs next in the same transaction: it comes back with its route, and only
+-- the attempt keeps the failure. Its row stays locked (FOR UPDATE) until then.
 -- The caller passes at most one receipt per message: UPDATE ... FROM applies only one of two
 -- source rows that join the same target row. $7 and $8 hold, per receipt, the statuses its
 -- attempt and its message may move from, as comma-separated lists.
@@ -44,29 +45,25 @@ WITH receipt AS (
     RETURNING a.message_id, a.route_index, r.ordinal, r.status, r.error_code, r.error_message,
               r.message_from, r.received_at
 ), target AS (
-    SELECT m.id, a.ordinal, a.status, a.error_code, a.error_message, a.message_from,
-           a.received_at,
+    SELECT m.id, m.operation_id, a.ordinal, a.route_index, a.status, a.error_code,
+           a.error_message, a.message_from, a.received_at,
            a.status IN ('UNDELIVERED', 'FAILED')
            AND m.status IN ('QUEUED', 'SENT')
-           AND m.route_index + 1 < coalesce(jsonb_array_length(m.routes), 0) AS fallback
+           AND has_next_route(m.routes, m.route_index) AS fallback
     FROM attempt a JOIN messages m ON m.id = a.message_id AND m.route_index = a.route_index
+    FOR UPDATE OF m
+), moved AS (
+    UPDATE messages m
+    SET status = t.status,
+        error_code = coalesce(t.error_code, m.error_code),
+        error_message = coalesce(t.error_message, m.error_message),
+        updated_at = t.received_at
+    FROM target t
+    WHERE m.id = t.id AND NOT t.fallback AND m.status = ANY(string_to_array(t.message_from, ','))
+    RETURNING t.ordinal, m.operation_id
 )
-UPDATE messages m
-SET status = CASE WHEN t.fallback THEN 'QUEUED' ELSE t.status END,
-    error_code = CASE WHEN t.fallback THEN m.error_code ELSE coalesce(t.error_code, m.error_code) END,
-    error_message = CASE WHEN t.fallback THEN m.error_message
-                         ELSE coalesce(t.error_message, m.error_message) END,
-    route_index = m.route_index + t.fallback::int,
-    channel = CASE WHEN t.fallback
-                   THEN m.routes -> (m.route_index + 1) ->> 'recipientChannel'
-                   ELSE m.channel END,
-    address = CASE WHEN t.fallback THEN m.routes -> (m.route_index + 1) ->> 'to'
-                   ELSE m.address END,
-    sender_key = CASE WHEN t.fallback THEN route_sender_key(m.routes, m.route_index + 1)
-                      ELSE m.sender_key END,
-    due_at = CASE WHEN t.fallback THEN t.received_at ELSE m.due_at END,
-    sending = CASE WHEN t.fallback THEN false ELSE m.sending END,
-    updated_at = t.received_at
-FROM target t
-WHERE m.id = t.id AND (t.fallback OR m.status = ANY(string_to_array(t.message_from, ',')))
-RETURNING t.ordinal, m.operation_id, t.fallback;
+SELECT ordinal, operation_id, NULL::uuid AS message_id, NULL::int AS route_index,
+       NULL::timestamptz AS received_at
+FROM moved
+UNION ALL
+SELECT ordinal, operation_id, id, route_index, received_at FROM target WHERE fallback;

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from service import queue
+from service import error_codes, queue
 from service.callbacks import logic
 from service.callbacks.signature import is_valid_signature
 from service.callbacks.store import Applied
@@ -19,8 +19,7 @@ from service.state import AppState
 class BadSignature(ApiError):
     """The X-Twilio-Signature header does not match the request."""
 
-    status_code = 403
-    code = 20403
+    error = error_codes.BAD_SIGNATURE
 
 
 async def signed_form(

@@ -9,8 +9,10 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from schemas.messages import AttemptStatus
 from service import sql
-from service.callbacks.statuses import ATTEMPT_MOVES_FROM, MESSAGE_MOVES_FROM
+from service.sending.statuses import ATTEMPT_MOVES_FROM, MESSAGE_MOVES_FROM, MESSAGE_STATUS_OF
+from service.sending.store import FallBack
 
 Q = sql.load(__file__)
 
@@ -20,7 +22,7 @@ class Receipt(msgspec.Struct, frozen=True):
 
     attempt_id: uuid.UUID | None
     provider_sid: str | None
-    status: str
+    status: AttemptStatus
     error_code: int | None
     error_message: str | None
     received_at: datetime
@@ -31,6 +33,14 @@ class Applied(msgspec.Struct, frozen=True):
 
     operation_id: uuid.UUID
     fallback: bool
+
+
+class Moved(msgspec.Struct, frozen=True):
+    """What apply_receipts did with one receipt's message: moved its status, or (fall_back
+    set) left it for the caller to move on to its next route."""
+
+    operation_id: uuid.UUID
+    fall_back: FallBack | None
 
 
 class ResolvedAttempt(msgspec.Struct, frozen=True):
@@ -52,10 +62,10 @@ async def resolve_attempts(
 
 
 async def apply_receipts(
-    conn: asyncpg.Connection | asyncpg.Pool,
-    receipts: Sequence[tuple[uuid.UUID, Receipt]],
-) -> list[Applied | None]:
-    """Move each (attempt, receipt) forward, at most one per message; for each, what moved."""
+    conn: asyncpg.Connection, receipts: Sequence[tuple[uuid.UUID, Receipt]]
+) -> list[Moved | None]:
+    """Move each (attempt, receipt) forward, at most one per message; for each, what moved.
+    In a transaction that then applies the fallbacks."""
     rows = await conn.fetch(
         Q.apply_receipts,
         list(range(len(receipts))),
@@ -68,15 +78,21 @@ async def apply_receipts(
         [_MOVES_FROM[r.status][1] for _, r in receipts],
         [r.received_at for _, r in receipts],
     )
-    applied: list[Applied | None] = [None] * len(receipts)
+    moved: list[Moved | None] = [None] * len(receipts)
     for row in rows:
-        applied[row["ordinal"]] = Applied(row["operation_id"], row["fallback"])
-    return applied
+        fall_back = None
+        if row["message_id"] is not None:
+            fall_back = FallBack(row["message_id"], row["route_index"], row["received_at"])
+        moved[row["ordinal"]] = Moved(row["operation_id"], fall_back)
+    return moved
 
 
 # Per attempt status: what the attempt, and what its message, may move from (as SQL lists).
 _MOVES_FROM = {
-    status: (",".join(ATTEMPT_MOVES_FROM[status]), ",".join(MESSAGE_MOVES_FROM[status]))
+    status: (
+        ",".join(ATTEMPT_MOVES_FROM[status]),
+        ",".join(MESSAGE_MOVES_FROM[MESSAGE_STATUS_OF[status]]),
+    )
     for status in ATTEMPT_MOVES_FROM
 }
 

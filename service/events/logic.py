@@ -29,9 +29,9 @@ from schemas.events import (
     OperationCloudEvent,
     OperationEventData,
 )
-from service import ids
+from service import error_codes, ids
 from service.clock import rfc3339
-from service.errors import CODE_INVALID_FIELD, NotFound, Problem, ValidationFailed
+from service.errors import NotFound, Problem, ValidationFailed
 from service.events import store
 from service.messages.logic import operation_url
 
@@ -98,7 +98,13 @@ def parse_last_event_id(text: str | None) -> int:
     # isascii: isdigit() also holds for digits int() refuses, such as "²" (a latin-1 byte).
     if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise ValidationFailed(
-            [Problem(CODE_INVALID_FIELD, "Last-Event-ID must be an event id", "$.Last-Event-ID")]
+            [
+                Problem(
+                    error_codes.INVALID_FIELD.code,
+                    "Last-Event-ID must be an event id",
+                    "$.Last-Event-ID",
+                )
+            ]
         )
     return int(value)
 

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 import asyncpg
 
-from service.errors import CODE_INVALID_FIELD, ApiError, Problem, ValidationFailed
+from service import error_codes
+from service.errors import ApiError, Problem, ValidationFailed
 from service.idempotency import store
 
 KEEP_FOR = timedelta(hours=24)
@@ -19,15 +20,13 @@ MAX_KEY_LENGTH = 255
 class KeyReusedWithOtherBody(ApiError):
     """This Idempotency-Key was used with a different request body."""
 
-    status_code = 422
-    code = 90422
+    error = error_codes.KEY_REUSED
 
 
 class KeyInFlight(ApiError):
     """A request with this Idempotency-Key is still being processed; retry shortly."""
 
-    status_code = 409
-    code = 90409
+    error = error_codes.KEY_IN_FLIGHT
     headers = {"Retry-After": "1"}
 
 
@@ -51,7 +50,7 @@ async def begin(
         raise ValidationFailed(
             [
                 Problem(
-                    CODE_INVALID_FIELD,
+                    error_codes.INVALID_FIELD.code,
                     f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} characters",
                     "$.headers.Idempotency-Key",
                 )

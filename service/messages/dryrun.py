@@ -1,7 +1,8 @@
 """Dry run of a send: what each message would be, and when the senders would be done.
 
 The send is checked and planned by the same code as a real one (logic.prepare_send and the
-rows accept_send would store); rendering follows the worker. Nothing is stored or enqueued.
+rows accept_send would store), and each message is decided by the rules the worker applies
+when it is due (service/sending/rules.py). Nothing is stored or enqueued.
 """
 
 from __future__ import annotations
@@ -9,20 +10,21 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 
 from schemas import messages as wire
+from service import error_codes
 from service.clock import rfc3339, rfc3339_or_none
-from service.errors import CODE_TEMPLATE_RENDER, info_url
-from service.messages import logic, store, templates
+from service.messages import logic, store
 from service.messages.segments import message_segments
-from service.messages.validation import CODE_BODY_TOO_LONG, SendPlan
+from service.messages.store import MessageRecord
+from service.messages.validation import SendPlan
 from service.senders import kinds
 from service.senders import rates as sender_rates
+from service.sending import rules
+from service.sending.records import Route
 from service.suppressions import store as suppression_store
-from service.suppressions.logic import CODE_OPTED_OUT, OPTED_OUT_MESSAGE
 
 
 @dataclass
@@ -53,18 +55,20 @@ async def preview_send(
     )
     rows = logic.planned_messages(plan, account_sid, capacity, now)
     suppressed = await suppression_store.suppressed_addresses(
-        pool, account_sid, sorted({r["to"] for row in rows for r in row["routes"] or []})
+        pool, account_sid, sorted({r.to for row in rows for r in row.routes or []})
     )
     recipients: list[wire.DryRunRecipient] = []
     queues: dict[str, list[_Queued]] = defaultdict(list)
     for row in rows:
-        route = _first_reachable(row, suppressed)
-        opted_out = route is not None and route["to"] in suppressed
+        route, opted_out = None, False
+        if row.routes:
+            index, opted_out = rules.route_after_opt_outs(row.routes, suppressed)
+            route = row.routes[index]
         recipient = _preview_recipient(plan, row, route, opted_out)
         recipients.append(recipient)
         if recipient.status != "FAILED" and route is not None:
-            due = row["scheduled_for"] or now
-            queues[logic.route_key(route)].append(_Queued(max(due, now), recipient.segments or 1))
+            due = row.scheduled_for or now
+            queues[route.sender_key].append(_Queued(max(due, now), recipient.segments or 1))
     senders = await _sender_estimates(pool, plan, queues, unregistered_mps, now)
     counts = dict.fromkeys(("QUEUED", "SCHEDULED", "FAILED"), 0)
     for recipient in recipients:
@@ -84,66 +88,49 @@ async def preview_send(
     )
 
 
-def _first_reachable(row: dict[str, Any], suppressed: set[str]) -> dict[str, str] | None:
-    """The route the worker would send on: the first whose address has not opted out (the
-    worker falls back past opted-out ones), else the first route, which fails 21610."""
-    routes: list[dict[str, str]] = row.get("routes") or []
-    reachable = [route for route in routes if route["to"] not in suppressed]
-    return reachable[0] if reachable else routes[0] if routes else None
-
-
 def _preview_recipient(
-    plan: SendPlan, row: dict[str, Any], route: dict[str, str] | None, opted_out: bool
+    plan: SendPlan, row: MessageRecord, route: Route | None, opted_out: bool
 ) -> wire.DryRunRecipient:
-    status: str = row["status"]
+    status = row.status
     error: tuple[int, str] | None = None
     if status == "FAILED":
-        error = (int(row["error_code"]), str(row["error_message"]))
+        error = (int(row.error_code or 0), str(row.error_message))
     if opted_out and error is None:
-        status, error = "FAILED", (CODE_OPTED_OUT, OPTED_OUT_MESSAGE)
+        status, error = "FAILED", (error_codes.OPTED_OUT.code, error_codes.OPTED_OUT.message)
 
     content = plan.content
-    variables: dict[str, str] | None = row["variables"]
-    text = content.get("text")
-    tags = dict(plan.tags)
+    rendered = rules.Rendered(content, None)
     try:
-        # What the worker renders when the message is due (workers/dispatch.py).
-        if isinstance(text, str):
-            text = templates.render(text, variables)
-        tags = {key: templates.render(value, variables) for key, value in plan.tags.items()}
-    except templates.TemplateRenderError as exc:
+        rendered = rules.render(content, plan.tags, row.variables)
+        rules.check_length(rendered)
+    except rules.Refusal as refusal:
         if error is None:
-            status, error = "FAILED", (CODE_TEMPLATE_RENDER, f"Template: {exc}")
-    if error is None and isinstance(text, str) and len(text) > wire.MAX_TEXT:
-        status = "FAILED"
-        error = (CODE_BODY_TOO_LONG, f"Rendered text exceeds {wire.MAX_TEXT} characters")
+            status, error = "FAILED", (refusal.code, refusal.text)
+    text = rendered.text
+    tags = rendered.tags if rendered.tags is not None else dict(plan.tags)
 
     media = content.get("media")
-    counted = message_segments(
-        text if isinstance(text, str) else None,
-        route["channel"] if route else "SMS",
-        with_media=bool(media),
-    )
+    counted = message_segments(text, route.channel if route else "SMS", with_media=bool(media))
     return wire.DryRunRecipient(
-        position=row["position"],
-        to=wire.AddressOut(address=route["to"], channel=route["recipientChannel"])
+        position=row.position,
+        to=wire.AddressOut(address=route.to, channel=route.recipient_channel)
         if route
-        else wire.AddressOut(address=row["address"], channel=row["channel"]),
-        from_=wire.SenderOut(
-            address=route["from"], channel=route["channel"], sender_id=route.get("senderId")
-        )
+        else wire.AddressOut(address=row.address, channel=row.channel),
+        from_=wire.SenderOut(address=route.from_, channel=route.channel, sender_id=route.sender_id)
         if route
         else None,
         status=status,  # type: ignore[arg-type]
-        text=text if isinstance(text, str) else None,
+        text=text,
         media=[wire.MediaIn(url=item["url"]) for item in media] if media else None,
         content_id=content.get("contentId"),
         tags=tags,
         encoding=wire.TextEncoding(counted.encoding) if counted else None,
         segments=counted.segments if counted else None,
-        scheduled_for=rfc3339_or_none(row["scheduled_for"]),
+        scheduled_for=rfc3339_or_none(row.scheduled_for),
         suppressed=opted_out,
-        error=wire.ErrorDetail(code=error[0], message=error[1], info_url=info_url(error[0]))
+        error=wire.ErrorDetail(
+            code=error[0], message=error[1], info_url=error_codes.info_url(error[0])
+        )
         if error
         else None,
     )

@@ -14,19 +14,16 @@ from schemas import messages as wire
 from schemas.common import Pagination, Related
 from service import filters, ids
 from service.clock import rfc3339, rfc3339_or_none
+from service.error_codes import QUEUE_OVERFLOW, UNADDRESSABLE
 from service.errors import NotFound, ValidationFailed
 from service.idempotency import logic as idempotency
 from service.messages import phone, store, templates
 from service.messages.segments import count_segments
 from service.messages.validation import SendPlan, plan_send
 from service.pagination import Position, decode_position, position_page, query_fingerprint
-from service.senders import kinds
 from service.senders import logic as sender_logic
 from service.senders import rates as sender_rates
 from service.webhooks import logic as webhooks
-
-CODE_QUEUE_OVERFLOW = 30001
-QUEUE_OVERFLOW_MESSAGE = "Queue overflow: the sender's backlog outlasts the validity period"
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -129,10 +126,6 @@ async def accept_send(
     return operation_id, due_now
 
 
-def route_key(route: dict[str, str]) -> str:
-    return kinds.sender_key(route["channel"], route["from"])
-
-
 async def _queue_capacity(
     pool: asyncpg.Pool,
     plan: SendPlan,
@@ -144,7 +137,7 @@ async def _queue_capacity(
     """
     if plan.schedule is not None:
         return None
-    keys = sorted({route_key(r.routes[0]) for r in plan.recipients if r.routes})
+    keys = sorted({r.routes[0].sender_key for r in plan.recipients if r.routes})
     rates = await sender_rates.rates_for(pool, keys, unregistered_mps)
     text = plan.content.get("text")
     segments = 1
@@ -157,10 +150,6 @@ async def _queue_capacity(
     return capacity
 
 
-CODE_UNADDRESSABLE = 90020
-UNADDRESSABLE_MESSAGE = "No sender of this send can reach any of the recipient's addresses"
-
-
 def _message_records(
     plan: SendPlan,
     operation_id: uuid.UUID,
@@ -168,19 +157,20 @@ def _message_records(
     message_ids: list[uuid.UUID],
     capacity: dict[str, int] | None,
     now: datetime,
-) -> tuple[list[tuple[Any, ...]], bool]:
-    records: list[tuple[Any, ...]] = []
+) -> tuple[list[store.MessageRecord], bool]:
+    records: list[store.MessageRecord] = []
     due_now = False
     taken: dict[str, int] = {}
     for message_id, recipient in zip(message_ids, plan.recipients, strict=True):
         error_code: int | None = None
         error_message: str | None = None
         scheduled_for = scheduled_instant(plan, recipient.address)
-        sender_key = route_key(recipient.routes[0]) if recipient.routes else ""
+        sender_key = recipient.routes[0].sender_key if recipient.routes else ""
         due_at: datetime | None
+        status: wire.MessageStatus
         if not recipient.routes:
             status, due_at = "FAILED", None
-            error_code, error_message = CODE_UNADDRESSABLE, UNADDRESSABLE_MESSAGE
+            error_code, error_message = UNADDRESSABLE.code, UNADDRESSABLE.message
         elif scheduled_for is not None:
             status, due_at = "SCHEDULED", max(scheduled_for, now)
         else:
@@ -189,27 +179,27 @@ def _message_records(
             if capacity is not None and taken[sender_key] > capacity.get(sender_key, 0):
                 # The sender's queue would outlast the validity period: fail now, not later.
                 status, due_at = "FAILED", None
-                error_code, error_message = CODE_QUEUE_OVERFLOW, QUEUE_OVERFLOW_MESSAGE
+                error_code, error_message = QUEUE_OVERFLOW.code, QUEUE_OVERFLOW.message
         due_now = due_now or (due_at is not None and due_at <= now)
         records.append(
-            (
-                message_id,
-                operation_id,
-                account_sid,
-                recipient.position,
-                recipient.channel,
-                recipient.address,
-                recipient.variables,
-                status,
-                scheduled_for,
-                due_at,
-                now,
-                now,
-                sender_key,
-                error_code,
-                error_message,
-                plan.tags,
-                recipient.routes or None,
+            store.MessageRecord(
+                id=message_id,
+                operation_id=operation_id,
+                account_sid=account_sid,
+                position=recipient.position,
+                channel=recipient.channel,
+                address=recipient.address,
+                variables=recipient.variables,
+                status=status,
+                scheduled_for=scheduled_for,
+                due_at=due_at,
+                created_at=now,
+                updated_at=now,
+                sender_key=sender_key,
+                error_code=error_code,
+                error_message=error_message,
+                operation_tags=plan.tags,
+                routes=recipient.routes or None,
             )
         )
     return records, due_now
@@ -252,13 +242,13 @@ async def prepare_send(
 
 def planned_messages(
     plan: SendPlan, account_sid: str, capacity: dict[str, int] | None, now: datetime
-) -> list[dict[str, Any]]:
-    """The message rows accept_send would store, by column name, with blank ids (dry run)."""
+) -> list[store.MessageRecord]:
+    """The message rows accept_send would store, with blank ids (dry run)."""
     blank = uuid.UUID(int=0)
     records, _ = _message_records(
         plan, blank, account_sid, [blank] * len(plan.recipients), capacity, now
     )
-    return [dict(zip(store.MESSAGE_COPY_COLUMNS, record, strict=True)) for record in records]
+    return records
 
 
 # Reading -------------------------------------------------------------------------------------

@@ -10,31 +10,39 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from schemas.messages import AttemptStatus, MessageStatus
 from service import db, sql
 from service.pagination import Position
+from service.sending.records import Route
 
 Q = sql.load(__file__)
 
-MESSAGE_COPY_COLUMNS = (
-    "id",
-    "operation_id",
-    "account_sid",
-    "position",
-    "channel",
-    "address",
-    "variables",
-    "status",
-    "scheduled_for",
-    "due_at",
-    "created_at",
-    "updated_at",
-    "sender_key",
-    "error_code",
-    "error_message",
+
+class MessageRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One messages row as a send writes it (COPY takes its columns from these fields, in
+    this order)."""
+
+    id: uuid.UUID
+    operation_id: uuid.UUID
+    account_sid: str
+    position: int
+    channel: str
+    address: str
+    variables: dict[str, str] | None
+    status: MessageStatus
+    scheduled_for: datetime | None
+    due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    sender_key: str
+    error_code: int | None
+    error_message: str | None
     # The operation's tags on every message, so messages_tags_idx answers tag filters.
-    "operation_tags",
-    "routes",
-)
+    operation_tags: dict[str, str]
+    routes: list[Route] | None
+
+
+MESSAGE_COPY_COLUMNS: tuple[str, ...] = MessageRecord.__struct_fields__
 
 
 class MessageRow(msgspec.Struct, frozen=True):
@@ -62,7 +70,7 @@ class AttemptRow(msgspec.Struct, frozen=True):
     channel: str
     from_address: str
     to_address: str
-    status: str
+    status: AttemptStatus
     provider_sid: str | None
     segments: int | None
     encoding: str | None
@@ -110,9 +118,13 @@ async def status_callback_secret(
     return secret
 
 
-async def copy_messages(conn: asyncpg.Connection, records: Sequence[tuple[Any, ...]]) -> None:
+async def copy_messages(conn: asyncpg.Connection, records: Sequence[MessageRecord]) -> None:
     """All of an operation's messages in one COPY: no round trip per recipient."""
-    await conn.copy_records_to_table("messages", records=records, columns=MESSAGE_COPY_COLUMNS)
+    await conn.copy_records_to_table(
+        "messages",
+        records=[msgspec.structs.astuple(record) for record in records],
+        columns=MESSAGE_COPY_COLUMNS,
+    )
 
 
 async def sender_backlog(

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import messages as wire
-from service.errors import CODE_INVALID_FIELD, Problem
+from service import error_codes
+from service.errors import Problem
 from service.messages import phone, templates
+from service.sending.records import Route
 
 # Which recipient channel a sender channel can reach.
 _SENDER_REACHES = {"SMS": "PHONE", "WHATSAPP": "WHATSAPP", "CONVERSATIONS": "CONVERSATIONS"}
@@ -21,16 +23,6 @@ MAX_PROBLEMS = 100
 SCHEDULE_PAST_TOLERANCE = timedelta(seconds=60)
 SCHEDULE_HORIZON = timedelta(days=35)
 
-CODE_TO_REQUIRED = 21604
-CODE_INVALID_TO = 21211
-CODE_INVALID_FROM = 21212
-CODE_FROM_REQUIRED = 21603
-CODE_BODY_REQUIRED = 21602
-CODE_BODY_TOO_LONG = 21617
-CODE_TOO_MANY_MEDIA = 21623
-CODE_SCHEDULE_TOO_SOON = 35114
-CODE_SCHEDULE_TOO_LATE = 35115
-
 
 @dataclass(frozen=True)
 class PlannedRecipient:
@@ -41,7 +33,7 @@ class PlannedRecipient:
     # Every (sender, recipient address) pair that can reach this recipient, in the order to
     # try them: the senders' priority first, then the recipient's own order. Empty when no
     # sender can reach any of the recipient's addresses (unaddressable).
-    routes: list[dict[str, str]]
+    routes: list[Route]
 
 
 @dataclass(frozen=True)
@@ -92,7 +84,7 @@ def plan_send(
         validity = wire.VALIDITY_DEFAULT
     elif not wire.VALIDITY_MIN <= validity <= wire.VALIDITY_MAX:
         errors.add(
-            CODE_INVALID_FIELD,
+            error_codes.INVALID_FIELD.code,
             f"validityPeriod must be between {wire.VALIDITY_MIN} and {wire.VALIDITY_MAX} seconds",
             "$.validityPeriod",
         )
@@ -105,11 +97,11 @@ def _check_recipients(
     recipients: list[wire.RecipientIn], senders: list[dict[str, str]], errors: _Collector
 ) -> list[PlannedRecipient]:
     if not recipients:
-        errors.add(CODE_TO_REQUIRED, "'to' must list at least one recipient", "$.to")
+        errors.add(error_codes.TO_REQUIRED.code, "'to' must list at least one recipient", "$.to")
         return []
     if len(recipients) > wire.MAX_RECIPIENTS:
         errors.add(
-            CODE_INVALID_FIELD,
+            error_codes.INVALID_FIELD.code,
             f"'to' lists {len(recipients)} recipients; at most {wire.MAX_RECIPIENTS} are allowed",
             "$.to",
         )
@@ -121,13 +113,13 @@ def _check_recipients(
         variables = recipient.variables
         if variables is not None and len(variables) > wire.MAX_VARIABLES:
             errors.add(
-                CODE_INVALID_FIELD,
+                error_codes.INVALID_FIELD.code,
                 f"variables may hold at most {wire.MAX_VARIABLES} keys",
                 f"{path}.variables",
             )
         routes = plan_routes(senders, addresses)
         channel, address = (
-            (routes[0]["recipientChannel"], routes[0]["to"])
+            (routes[0].recipient_channel, routes[0].to)
             if routes
             else addresses[0]
             if addresses
@@ -146,11 +138,13 @@ def _recipient_addresses(
     if recipient.addresses is not None:
         if recipient.address is not None:
             errors.add(
-                CODE_INVALID_FIELD, "give either address or addresses, not both", f"{path}.address"
+                error_codes.INVALID_FIELD.code,
+                "give either address or addresses, not both",
+                f"{path}.address",
             )
         if not 1 <= len(recipient.addresses) <= wire.MAX_ADDRESSES:
             errors.add(
-                CODE_INVALID_FIELD,
+                error_codes.INVALID_FIELD.code,
                 f"addresses must list 1..{wire.MAX_ADDRESSES} addresses",
                 f"{path}.addresses",
             )
@@ -167,7 +161,7 @@ def _recipient_addresses(
         address = raw_address
         if channel not in RECIPIENT_CHANNELS:
             errors.add(
-                CODE_INVALID_FIELD,
+                error_codes.INVALID_FIELD.code,
                 "channel must be one of PHONE, WHATSAPP, CONVERSATIONS",
                 f"{where}.channel",
             )
@@ -175,33 +169,32 @@ def _recipient_addresses(
             address = address.removeprefix("whatsapp:")
         if not address:
             errors.add(
-                CODE_INVALID_TO,
+                error_codes.INVALID_TO.code,
                 "Invalid 'To' phone number: address is required",
                 f"{where}.address",
             )
         elif not phone.is_possible_e164(address):
-            errors.add(CODE_INVALID_TO, "Invalid 'To' phone number", f"{where}.address")
+            errors.add(
+                error_codes.INVALID_TO.code, error_codes.INVALID_TO.message, f"{where}.address"
+            )
         checked.append((channel, address))
     return checked
 
 
-def plan_routes(
-    senders: list[dict[str, str]], addresses: list[tuple[str, str]]
-) -> list[dict[str, str]]:
+def plan_routes(senders: list[dict[str, str]], addresses: list[tuple[str, str]]) -> list[Route]:
     """Every (sender, recipient address) pair on a common channel, in the order to try them."""
-    routes: list[dict[str, str]] = []
+    routes: list[Route] = []
     for sender in senders:
         reaches = _SENDER_REACHES.get(sender["channel"])
         for channel, address in addresses:
             if channel == reaches:
-                route = {
-                    "channel": sender["channel"],
-                    "from": sender["address"],
-                    "to": address,
-                    "recipientChannel": channel,
-                }
-                if "senderId" in sender:
-                    route["senderId"] = sender["senderId"]
+                route = Route(
+                    channel=sender["channel"],  # type: ignore[arg-type]
+                    from_=sender["address"],
+                    to=address,
+                    recipient_channel=channel,  # type: ignore[arg-type]
+                    sender_id=sender.get("senderId"),
+                )
                 routes.append(route)
     return routes
 
@@ -209,16 +202,20 @@ def plan_routes(
 def _check_content(content: wire.ContentIn, errors: _Collector) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if content.text is None and not content.media and content.content_id is None:
-        errors.add(CODE_BODY_REQUIRED, "content needs text, media or contentId", "$.content")
+        errors.add(
+            error_codes.BODY_REQUIRED.code, "content needs text, media or contentId", "$.content"
+        )
     if content.text is not None:
         try:
             templates.compile_template(content.text)
         except templates.TemplateSyntaxError as exc:
-            errors.add(CODE_INVALID_FIELD, f"template syntax error: {exc}", "$.content.text")
+            errors.add(
+                error_codes.INVALID_FIELD.code, f"template syntax error: {exc}", "$.content.text"
+            )
         else:
             if not templates.is_template(content.text) and len(content.text) > wire.MAX_TEXT:
                 errors.add(
-                    CODE_BODY_TOO_LONG,
+                    error_codes.BODY_TOO_LONG.code,
                     f"text is longer than {wire.MAX_TEXT} characters",
                     "$.content.text",
                 )
@@ -226,14 +223,14 @@ def _check_content(content: wire.ContentIn, errors: _Collector) -> dict[str, Any
     if content.media is not None:
         if len(content.media) > wire.MAX_MEDIA:
             errors.add(
-                CODE_TOO_MANY_MEDIA,
+                error_codes.TOO_MANY_MEDIA.code,
                 f"at most {wire.MAX_MEDIA} media items are allowed",
                 "$.content.media",
             )
         for index, item in enumerate(content.media):
             if not item.url.startswith("https://") or len(item.url) <= len("https://"):
                 errors.add(
-                    CODE_INVALID_FIELD,
+                    error_codes.INVALID_FIELD.code,
                     "media url must be an https URL",
                     f"$.content.media[{index}].url",
                 )
@@ -241,7 +238,7 @@ def _check_content(content: wire.ContentIn, errors: _Collector) -> dict[str, Any
     if content.content_id is not None:
         if not _CONTENT_SID.match(content.content_id):
             errors.add(
-                CODE_INVALID_FIELD,
+                error_codes.INVALID_FIELD.code,
                 "contentId must be HX followed by 32 hex digits",
                 "$.content.contentId",
             )
@@ -253,24 +250,28 @@ def _check_tags(tags: dict[str, str] | None, errors: _Collector) -> dict[str, st
     if not tags:
         return {}
     if len(tags) > wire.MAX_TAGS:
-        errors.add(CODE_INVALID_FIELD, f"at most {wire.MAX_TAGS} tags are allowed", "$.tags")
+        errors.add(
+            error_codes.INVALID_FIELD.code, f"at most {wire.MAX_TAGS} tags are allowed", "$.tags"
+        )
     for key, value in tags.items():
         if not key or len(key) > wire.MAX_TAG_KEY:
             errors.add(
-                CODE_INVALID_FIELD,
+                error_codes.INVALID_FIELD.code,
                 f"tag keys must be 1..{wire.MAX_TAG_KEY} characters",
                 f"$.tags.{key}",
             )
         if len(value) > wire.MAX_TAG_VALUE:
             errors.add(
-                CODE_INVALID_FIELD,
+                error_codes.INVALID_FIELD.code,
                 f"tag values must be at most {wire.MAX_TAG_VALUE} characters",
                 f"$.tags.{key}",
             )
         try:
             templates.compile_template(value)
         except templates.TemplateSyntaxError as exc:
-            errors.add(CODE_INVALID_FIELD, f"template syntax error: {exc}", f"$.tags.{key}")
+            errors.add(
+                error_codes.INVALID_FIELD.code, f"template syntax error: {exc}", f"$.tags.{key}"
+            )
     return dict(tags)
 
 
@@ -291,7 +292,7 @@ def _check_schedule(
         return None
     if len(schedule.send_at) != 1:
         errors.add(
-            CODE_INVALID_FIELD,
+            error_codes.INVALID_FIELD.code,
             "schedule.sendAt must hold exactly one date-time",
             "$.schedule.sendAt",
         )
@@ -299,7 +300,7 @@ def _check_schedule(
     when = parse_datetime(schedule.send_at[0])
     if when is None:
         errors.add(
-            CODE_INVALID_FIELD,
+            error_codes.INVALID_FIELD.code,
             "schedule.sendAt[0] is not an RFC 3339 date-time",
             "$.schedule.sendAt[0]",
         )
@@ -313,10 +314,14 @@ def _check_schedule(
         earliest = latest = when.astimezone(UTC)
         result = Schedule(instant=earliest, local=None)
     if latest < now - SCHEDULE_PAST_TOLERANCE:
-        errors.add(CODE_SCHEDULE_TOO_SOON, "schedule.sendAt is in the past", "$.schedule.sendAt[0]")
+        errors.add(
+            error_codes.SCHEDULE_TOO_SOON.code,
+            "schedule.sendAt is in the past",
+            "$.schedule.sendAt[0]",
+        )
     elif earliest > now + SCHEDULE_HORIZON:
         errors.add(
-            CODE_SCHEDULE_TOO_LATE,
+            error_codes.SCHEDULE_TOO_LATE.code,
             "schedule.sendAt is more than 35 days ahead",
             "$.schedule.sendAt[0]",
         )

@@ -20,9 +20,9 @@ from schemas.operations import (
     OperationStats,
     OperationStatus,
 )
-from service import db, filters, ids
+from service import db, error_codes, filters, ids
 from service.clock import rfc3339
-from service.errors import CannotCancel, NotFound, info_url
+from service.errors import CannotCancel, NotFound
 from service.messages.logic import operation_url
 from service.operations import store
 from service.pagination import Position, decode_position, position_page, query_fingerprint
@@ -175,7 +175,7 @@ def _present_error(row: store.ErrorRow) -> OperationError:
         error = ErrorDetail(
             code=row.error_code,
             message=row.error_message or "",
-            info_url=info_url(row.error_code),
+            info_url=error_codes.info_url(row.error_code),
         )
     return OperationError(
         message_id=ids.encode(ids.MESSAGE, row.id),

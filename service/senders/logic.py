@@ -20,9 +20,9 @@ from schemas.senders import (
     SenderRead,
     SendersPage,
 )
-from service import ids
+from service import error_codes, ids
 from service.clock import rfc3339
-from service.errors import CODE_INVALID_FIELD, ApiError, NotFound, Problem, ValidationFailed
+from service.errors import ApiError, NotFound, Problem, ValidationFailed
 from service.pagination import decode_token, trim_page
 from service.senders import kinds, store
 
@@ -32,8 +32,7 @@ CHANNELS = ("SMS", "WHATSAPP", "CONVERSATIONS")
 class SenderExists(ApiError):
     """This account has registered this address on this channel already."""
 
-    status_code = 409
-    code = 90410
+    error = error_codes.SENDER_EXISTS
 
 
 def present(row: store.SenderRow) -> SenderRead:
@@ -56,25 +55,31 @@ async def create_sender(
     if channel not in CHANNELS:
         problems.append(
             Problem(
-                CODE_INVALID_FIELD, "channel must be SMS, WHATSAPP or CONVERSATIONS", "$.channel"
+                error_codes.INVALID_FIELD.code,
+                "channel must be SMS, WHATSAPP or CONVERSATIONS",
+                "$.channel",
             )
         )
     if channel == "WHATSAPP":
         address = address.removeprefix("whatsapp:")
     if channel in CHANNELS and not kinds.is_valid_sender_address(address, channel):
-        problems.append(Problem(21212, "Invalid sender address", "$.address"))
+        problems.append(
+            Problem(error_codes.INVALID_FROM.code, "Invalid sender address", "$.address")
+        )
     kind = (request.kind or kinds.infer_kind(address, channel)).upper()
     if kind not in DEFAULT_MPS:
         problems.append(
             Problem(
-                CODE_INVALID_FIELD,
+                error_codes.INVALID_FIELD.code,
                 "kind must be LONG_CODE, TOLL_FREE, SHORT_CODE, ALPHANUMERIC or WHATSAPP",
                 "$.kind",
             )
         )
     mps = request.mps if request.mps is not None else DEFAULT_MPS.get(kind, 1.0)
     if not 0 < mps <= MAX_MPS:
-        problems.append(Problem(CODE_INVALID_FIELD, f"mps must be in (0, {MAX_MPS:g}]", "$.mps"))
+        problems.append(
+            Problem(error_codes.INVALID_FIELD.code, f"mps must be in (0, {MAX_MPS:g}]", "$.mps")
+        )
     if problems:
         raise ValidationFailed(problems)
     row = await store.insert_sender(
@@ -129,7 +134,7 @@ async def _pool_senders(
     if not 1 <= len(sender_ids) <= MAX_POOL_SENDERS:
         problems.append(
             Problem(
-                CODE_INVALID_FIELD,
+                error_codes.INVALID_FIELD.code,
                 f"senders must list 1..{MAX_POOL_SENDERS} sender ids",
                 "$.senders",
             )
@@ -140,11 +145,17 @@ async def _pool_senders(
         key = ids.decode(ids.SENDER, text)
         if key is None:
             problems.append(
-                Problem(CODE_INVALID_FIELD, "Malformed sender id", f"$.senders[{index}]")
+                Problem(
+                    error_codes.INVALID_FIELD.code, "Malformed sender id", f"$.senders[{index}]"
+                )
             )
         elif key in keys:
             problems.append(
-                Problem(CODE_INVALID_FIELD, "A sender is listed twice", f"$.senders[{index}]")
+                Problem(
+                    error_codes.INVALID_FIELD.code,
+                    "A sender is listed twice",
+                    f"$.senders[{index}]",
+                )
             )
         else:
             keys.append(key)
@@ -152,7 +163,9 @@ async def _pool_senders(
     for index, text in enumerate(sender_ids):
         key = ids.decode(ids.SENDER, text)
         if key is not None and key not in found:
-            problems.append(Problem(CODE_INVALID_FIELD, "Unknown sender", f"$.senders[{index}]"))
+            problems.append(
+                Problem(error_codes.INVALID_FIELD.code, "Unknown sender", f"$.senders[{index}]")
+            )
     return keys
 
 
@@ -174,7 +187,11 @@ async def present_pool(
 def _check_name(name: str | None, problems: list[Problem]) -> None:
     if name is not None and not 1 <= len(name) <= 256:
         problems.append(
-            Problem(CODE_INVALID_FIELD, "displayName must be 1..256 characters", "$.displayName")
+            Problem(
+                error_codes.INVALID_FIELD.code,
+                "displayName must be 1..256 characters",
+                "$.displayName",
+            )
         )
 
 
@@ -283,7 +300,9 @@ async def resolve_from(
         if row is None:
             return [], [
                 Problem(
-                    21603, "'from' is required: this account has no default sender pool", "$.from"
+                    error_codes.FROM_REQUIRED.code,
+                    "'from' is required: this account has no default sender pool",
+                    "$.from",
                 )
             ]
         return await _pool_routes(pool, account_sid, row), []
@@ -292,14 +311,14 @@ async def resolve_from(
         found = await store.get_sender(pool, key, account_sid) if key else None
         if found is None:
             text = "Unknown senderId" if key else "Malformed senderId"
-            return [], [Problem(CODE_INVALID_FIELD, text, "$.from.senderId")]
+            return [], [Problem(error_codes.INVALID_FIELD.code, text, "$.from.senderId")]
         return [sender_route(found)], []
     if sender.sender_pool_id is not None:
         key = ids.decode(ids.SENDER_POOL, sender.sender_pool_id)
         pool_row = await store.get_pool(pool, key, account_sid) if key else None
         if pool_row is None:
             text = "Unknown senderPoolId" if key else "Malformed senderPoolId"
-            return [], [Problem(CODE_INVALID_FIELD, text, "$.from.senderPoolId")]
+            return [], [Problem(error_codes.INVALID_FIELD.code, text, "$.from.senderPoolId")]
         return await _pool_routes(pool, account_sid, pool_row), []
     problems: list[Problem] = []
     channel = (sender.channel or "").upper()
@@ -307,7 +326,7 @@ async def resolve_from(
     if channel not in CHANNELS:
         problems.append(
             Problem(
-                CODE_INVALID_FIELD,
+                error_codes.INVALID_FIELD.code,
                 "from.channel must be one of SMS, WHATSAPP, CONVERSATIONS",
                 "$.from.channel",
             )
@@ -315,9 +334,15 @@ async def resolve_from(
     if channel == "WHATSAPP":
         address = address.removeprefix("whatsapp:")
     if not address:
-        problems.append(Problem(21603, "from.address is required", "$.from.address"))
+        problems.append(
+            Problem(error_codes.FROM_REQUIRED.code, "from.address is required", "$.from.address")
+        )
     elif not kinds.is_valid_sender_address(address, channel or "SMS"):
-        problems.append(Problem(21212, "Invalid 'From' phone number", "$.from.address"))
+        problems.append(
+            Problem(
+                error_codes.INVALID_FROM.code, error_codes.INVALID_FROM.message, "$.from.address"
+            )
+        )
     if problems:
         return [], problems
     registered = await store.find_sender(pool, account_sid, channel, address)

@@ -11,7 +11,7 @@ Rules (see README "Opt-out"):
 - Suppressing cancels the address's messages of those accounts that no provider has yet
   (SCHEDULED or QUEUED, not `sending`), with cancel's guarantee: a message is never both
   canceled and sent. An operation left with nothing waiting is COMPLETED (a CANCELED one
-  stays CANCELED). Messages a worker claims later fail with 21610 (workers/dispatch.py).
+  stays CANCELED). Messages a worker claims later fail with 21610 (service/sending/rules.py).
 - Each inbound message is applied once (by its MessageSid): a repeated webhook changes
   nothing. Two different messages (STOP, then START) apply in the order they arrive; the
   provider's webhook carries no time to order them by.
@@ -29,17 +29,13 @@ import msgspec
 
 from schemas.common import Pagination
 from schemas.suppressions import SuppressionCreate, SuppressionRead, SuppressionsPage
-from service import db, filters, ids
+from service import db, error_codes, filters, ids
 from service.clock import rfc3339
-from service.dispatch import store as dispatch_store
 from service.errors import NotFound, Problem, ValidationFailed
 from service.messages import phone
-from service.messages.validation import CODE_INVALID_TO
 from service.pagination import decode_token, trim_page
+from service.sending import store as dispatch_store
 from service.suppressions import store
-
-CODE_OPTED_OUT = 21610
-OPTED_OUT_MESSAGE = "The recipient opted out of this account's messages (suppression list)"
 
 # Twilio's rule: the whole body, trimmed, in any case.
 OPT_OUT_KEYWORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
@@ -156,7 +152,11 @@ async def create_suppression(
     address = recipient_address(request.address)
     if address is None:
         raise ValidationFailed(
-            [Problem(CODE_INVALID_TO, "Invalid phone number: expected E.164", "$.address")]
+            [
+                Problem(
+                    error_codes.INVALID_TO.code, "Invalid phone number: expected E.164", "$.address"
+                )
+            ]
         )
 
     async def create() -> tuple[list[store.SuppressionRow], set[uuid.UUID]]:

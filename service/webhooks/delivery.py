@@ -15,7 +15,7 @@ import asyncio
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -137,9 +137,17 @@ async def deliver_due(
 
     await asyncio.gather(*(send_in_order(group) for group in by_target.values()))
     records = [record_try(delivery, outcomes[delivery.id], now, rng) for delivery in claimed]
-    async with pool.acquire() as conn:
-        await store.record_tries(conn, records, now, lease_until)
+    await record_tries(pool, records, now, lease_until)
     return len(claimed)
+
+
+async def record_tries(
+    pool: asyncpg.Pool, tries: Sequence[store.TryRecord], now: datetime, lease_until: datetime
+) -> None:
+    """Every try's row and its delivery's new state, in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        await store.insert_tries(conn, tries, now)
+        await store.record_delivery_outcomes(conn, tries, now, lease_until)
 
 
 def record_try(

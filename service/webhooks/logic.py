@@ -26,17 +26,9 @@ from schemas.webhooks import (
     WebhookRead,
     WebhooksPage,
 )
-from service import ids
+from service import error_codes, ids
 from service.clock import rfc3339, rfc3339_or_none
-from service.errors import (
-    CODE_INVALID_FIELD,
-    CODE_INVALID_URL,
-    CODE_TOO_MANY_WEBHOOKS,
-    CODE_UNKNOWN_EVENT_TYPE,
-    NotFound,
-    Problem,
-    ValidationFailed,
-)
+from service.errors import NotFound, Problem, ValidationFailed
 from service.pagination import decode_token, trim_page
 from service.webhooks import store
 from service.webhooks.destinations import RefusedDestination, check_destination
@@ -47,23 +39,33 @@ async def url_problems(url: str, context: str, *, allow_loopback: bool) -> list[
     try:
         await check_destination(url, allow_loopback=allow_loopback, must_resolve=False)
     except RefusedDestination as exc:
-        return [Problem(CODE_INVALID_URL, f"Invalid URL: {exc}", context)]
+        return [Problem(error_codes.INVALID_URL.code, f"Invalid URL: {exc}", context)]
     return []
 
 
 def _event_type_problems(event_types: list[str]) -> list[Problem]:
     if not event_types:
-        return [Problem(CODE_INVALID_FIELD, "At least one event type is required", "$.eventTypes")]
+        return [
+            Problem(
+                error_codes.INVALID_FIELD.code,
+                "At least one event type is required",
+                "$.eventTypes",
+            )
+        ]
     problems = []
     seen: set[str] = set()
     for i, event_type in enumerate(event_types):
         context = f"$.eventTypes[{i}]"
         if event_type not in EVENT_TYPES:
             problems.append(
-                Problem(CODE_UNKNOWN_EVENT_TYPE, f"Unknown event type: {event_type[:100]}", context)
+                Problem(
+                    error_codes.UNKNOWN_EVENT_TYPE.code,
+                    f"Unknown event type: {event_type[:100]}",
+                    context,
+                )
             )
         elif event_type in seen:
-            problems.append(Problem(CODE_INVALID_FIELD, "Repeated event type", context))
+            problems.append(Problem(error_codes.INVALID_FIELD.code, "Repeated event type", context))
         seen.add(event_type)
     return problems
 
@@ -95,7 +97,7 @@ async def create_endpoint(
             raise ValidationFailed(
                 [
                     Problem(
-                        CODE_TOO_MANY_WEBHOOKS,
+                        error_codes.TOO_MANY_WEBHOOKS.code,
                         f"An account has at most {MAX_ENDPOINTS_PER_ACCOUNT} webhook endpoints",
                         None,
                     )

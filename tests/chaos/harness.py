@@ -40,7 +40,7 @@ import httpx
 from sandbox.settings import SandboxSettings
 from service import devstack, ids, migrate
 from service.accounts import logic as accounts
-from tests.conftest import create_database
+from tests.support.servers import create_database
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDER = "+15017122999"

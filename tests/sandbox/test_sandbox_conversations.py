@@ -14,11 +14,15 @@ PROXY = "+14155550001"
 CUSTOMER = "+14155550100"
 
 
-async def create(
-    sandbox: Any, path: str, expected: int = 201, headers: Any = None, **fields: str
+async def create(sandbox: Any, path: str, /, **fields: str) -> dict[str, Any]:
+    return await post_form(sandbox, path, fields)
+
+
+async def post_form(
+    sandbox: Any, path: str, fields: dict[str, str], headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
     response = await sandbox.http.post(path, data=fields, headers=headers)
-    assert response.status_code == expected, response.text
+    assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
 
@@ -171,12 +175,11 @@ async def test_messages_are_delivered_with_signed_webhooks(
     await sandbox.configure(conversations_webhook_url=receiver.url("/conversations"))
     sid = await conversation_with_customers(sandbox, CUSTOMER, "+15005550010")
 
-    message = await create(
+    message = await post_form(
         sandbox,
         f"{CONVERSATIONS}/{sid}/Messages",
+        {"Author": "agent", "Body": "Your order shipped"},
         headers={"X-Twilio-Webhook-Enabled": "true"},
-        Author="agent",
-        Body="Your order shipped",
     )
     conversations_schema.validate(
         "/v1/Conversations/{ConversationSid}/Messages", "post", 201, message

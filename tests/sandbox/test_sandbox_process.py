@@ -33,7 +33,7 @@ async def test_python_m_sandbox_serves_and_stops(stop_signal: signal.Signals) ->
     )
     assert process.stdout is not None
     try:
-        output = []
+        output: list[str] = []
         async with asyncio.timeout(20):
             while True:  # granian logs "Started worker-1" once the app serves
                 line = (await process.stdout.readline()).decode()

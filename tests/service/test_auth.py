@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
 import pytest
 
 from service.accounts import logic as accounts
-from tests.conftest import Tenant
+from tests.support.tenants import Tenant
 
 SEND = {
     "to": [{"address": "+15558675310", "channel": "PHONE"}],
@@ -42,9 +43,9 @@ async def test_wrong_secret(anonymous: httpx.AsyncClient, tenant: Tenant) -> Non
 
 
 async def test_api_key_authenticates_as_its_account(
-    anonymous: httpx.AsyncClient, tenant: Tenant, pool: object
+    anonymous: httpx.AsyncClient, tenant: Tenant, pool: asyncpg.Pool
 ) -> None:
-    key = await accounts.create_api_key(pool, tenant.account_sid)  # type: ignore[arg-type]
+    key = await accounts.create_api_key(pool, tenant.account_sid)
     assert key.api_key_sid
     assert key.api_key_secret
     sent = await anonymous.post(
@@ -59,9 +60,9 @@ async def test_api_key_authenticates_as_its_account(
 
 
 async def test_another_accounts_ids_answer_404(
-    anonymous: httpx.AsyncClient, tenant: Tenant, pool: object
+    anonymous: httpx.AsyncClient, tenant: Tenant, pool: asyncpg.Pool
 ) -> None:
-    other = await accounts.create_account(pool, "other")  # type: ignore[arg-type]
+    other = await accounts.create_account(pool, "other")
     assert other.auth_token
     sent = await anonymous.post("/v1/Messages", json=SEND, auth=tenant.auth)
     operation_id = sent.json()["operationId"]

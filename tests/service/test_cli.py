@@ -23,7 +23,7 @@ from service import db, migrate
 from service.accounts import logic as accounts
 from service.cli import main
 from service.settings import Settings
-from tests.conftest import ROOT, Servers, create_database
+from tests.support.servers import ROOT, Servers, create_database
 
 ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
 API_KEY_SID = re.compile(r"SK[0-9a-f]{32}")

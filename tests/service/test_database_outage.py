@@ -31,14 +31,13 @@ import pytest
 from redis.asyncio import Redis
 
 from sandbox.serving import serve_asgi
-from service import db, devstack, migrate, queue
+from service import db, devstack, error_codes, migrate, queue
 from service.accounts import logic as accounts
 from service.app import create_app
 from service.callbacks.signature import compute_signature
-from service.errors import CODE_SERVICE_UNAVAILABLE, info_url
 from service.settings import Settings
-from tests.conftest import Tenant
-from tests.workers.processes import WorkerProcesses
+from tests.support.tenants import Tenant
+from tests.support.workers import WorkerProcesses
 from workers import settings as worker_settings
 
 T = TypeVar("T")
@@ -247,8 +246,8 @@ def assert_unavailable(name: str, response: httpx.Response) -> None:
     assert response.status_code == 503, (name, response.status_code, response.text)
     assert int(response.headers["retry-after"]) >= 1, name
     [error] = response.json()["errors"]
-    assert error["code"] == CODE_SERVICE_UNAVAILABLE, name
-    assert error["infoUrl"] == info_url(CODE_SERVICE_UNAVAILABLE), name
+    assert error["code"] == error_codes.SERVICE_UNAVAILABLE.code, name
+    assert error["infoUrl"] == error_codes.info_url(error_codes.SERVICE_UNAVAILABLE.code), name
     assert error["message"], name
 
 

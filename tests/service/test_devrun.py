@@ -13,12 +13,13 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from service import devstack
 from service.accounts import logic as accounts
 from service.devrun import ensure_dev_account
 from service.settings import Settings
-from tests.conftest import ROOT
+from tests.support.servers import ROOT
 
 # ---------------------------------------------------------------- the development account
 
@@ -140,6 +141,7 @@ async def read_banner(process: asyncio.subprocess.Process) -> str:
             return "".join(lines)
 
 
+@pytest.mark.own_stack
 async def test_the_stack_starts_serves_and_stops_on_sigint(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -178,6 +180,7 @@ async def test_the_stack_starts_serves_and_stops_on_sigint(
     assert "comms run: stopped" in (tmp_path / "stderr.log").read_text()
 
 
+@pytest.mark.own_stack
 async def test_a_child_that_dies_at_start_stops_the_stack(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -213,6 +216,7 @@ async def wait_for_line(stderr_path: Path, line: str, process: asyncio.subproces
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.own_stack
 async def test_processes_that_die_are_started_again(settings: Settings, tmp_path: Path) -> None:
     stderr_path = tmp_path / "stderr.log"
     process, api_port = await start_stack(settings, tmp_path, stderr_path, embedded_redis=True)

@@ -10,8 +10,7 @@ from redis.asyncio import Redis
 from sandbox.serving import serve_asgi
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import Tenant
-from tests.service.lists import other_tenant
+from tests.support.tenants import Tenant, other_tenant
 
 
 async def test_an_account_over_its_quota_is_refused_and_others_are_not(

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from service.text_guard import nul_paths
-from tests.conftest import Tenant
+from tests.support.tenants import Tenant
 
 SMS_FROM = {"address": "+15017122661", "channel": "SMS"}
 

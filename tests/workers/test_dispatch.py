@@ -17,8 +17,8 @@ from redis.asyncio import Redis
 
 from schemas.messages import SendMessagesRequest
 from service.messages import logic
-from service.settings import Settings
-from tests.conftest import Tenant, TestClock
+from tests.support.clock import TestClock
+from tests.support.tenants import Tenant
 from workers.channels.http import ProviderClient
 from workers.channels.sms import MessagesApiChannel
 from workers.dispatch import Dispatcher
@@ -27,13 +27,11 @@ from workers.ratelimit import RateLimiter
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def pool(isolated: tuple[asyncpg.Pool, Settings]) -> asyncpg.Pool:
-    """A database of these tests' own: a run drains every due message of its senders."""
-    return isolated[0]
+# A database of each test's own: a run drains every due message of its senders.
+pytestmark = pytest.mark.own_stack
 
 
-def request(n: int = 1, **extra: Any) -> SendMessagesRequest:
+def request(n: int = 1, /, **extra: Any) -> SendMessagesRequest:
     body = {
         "to": [{"address": f"+1555867531{i}", "channel": "PHONE"} for i in range(n)],
         "content": {"text": "hi"},
@@ -68,11 +66,12 @@ def created(sid: str) -> httpx.Response:
 
 
 async def attempts_of(pool: asyncpg.Pool, operation_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await pool.fetch(
+    rows: list[asyncpg.Record] = await pool.fetch(
         "SELECT status, provider_sid, error_code FROM attempts WHERE operation_id = $1"
         " ORDER BY attempted_at, id",
         operation_id,
     )
+    return rows
 
 
 async def message_of(pool: asyncpg.Pool, operation_id: uuid.UUID) -> asyncpg.Record:

@@ -12,12 +12,16 @@ import asyncio
 
 import asyncpg
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from service import ids
 from service.settings import Settings
 from workers import settings as worker_settings
 from workers.ratelimit import RateLimiter, SenderLeases
+
+# Every test here runs a worker: each gets a database and API of its own.
+pytestmark = pytest.mark.own_stack
 
 SENDER = "+15017122667"
 RATE = 20
@@ -77,3 +81,15 @@ async def test_two_workers_never_put_more_than_the_rate_into_a_provider_second(
     times = [m["received_at"] for m in sent if m["from"] == SENDER]
     assert len(times) == COUNT
     assert most_in_one_second(times) <= RATE
+
+    # Each attempt records when its request went to the provider, not when its batch was
+    # prepared: the stamp is taken before the call, and no two paced calls share it (a batch
+    # here holds 40 messages, which all shared one stamp before).
+    attempts = await pool.fetch(
+        "SELECT to_address, attempted_at FROM attempts WHERE operation_id = $1", operation_id
+    )
+    received = {m["to"]: m["received_at"] for m in sent if m["from"] == SENDER}
+    assert len(attempts) == COUNT
+    for attempt in attempts:
+        assert attempt["attempted_at"].timestamp() <= received[attempt["to_address"]] + 0.001
+    assert len({a["attempted_at"] for a in attempts}) > COUNT // 2

@@ -26,10 +26,9 @@ from sandbox.serving import serve_asgi
 from service import devstack, ids
 from service.app import create_app
 from service.settings import Settings
-from tests.conftest import Tenant
-from tests.workers.processes import WorkerProcesses
+from tests.support.tenants import Tenant
+from tests.support.workers import WorkerProcesses
 
-ROOT = Path(__file__).resolve().parents[2]
 # Generous, only so that a broken run fails instead of hanging; a correct one takes seconds.
 DEADLINE_S = 60.0
 
@@ -73,16 +72,15 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
         server.stop()
 
 
-@pytest.fixture
-def pool(isolated: tuple[asyncpg.Pool, Settings]) -> asyncpg.Pool:
-    return isolated[0]  # the tenant is made in the test's own database
+# Every test here runs workers: each gets a database of its own (and a Redis, below).
+pytestmark = pytest.mark.own_stack
 
 
 @pytest.fixture
-def own_settings(isolated: tuple[asyncpg.Pool, Settings], private_redis: PrivateRedis) -> Settings:
+def own_settings(settings: Settings, private_redis: PrivateRedis) -> Settings:
     # A strict request quota: while Redis is away it must let every request through.
     return msgspec.structs.replace(
-        isolated[1],
+        settings,
         redis_url=private_redis.url,
         api_requests_per_second=0.01,
         api_request_burst=1,

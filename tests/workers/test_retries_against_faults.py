@@ -17,10 +17,13 @@ from redis.asyncio import Redis
 
 from service import ids
 from service.settings import Settings
-from tests.conftest import TestClock
+from tests.support.clock import TestClock
 from workers import settings as worker_settings
 from workers.dispatch import Dispatcher
 from workers.ratelimit import RateLimiter
+
+# Every test here runs a worker: each gets a database and API of its own.
+pytestmark = pytest.mark.own_stack
 
 RECIPIENTS = 60
 

@@ -6,13 +6,17 @@ from datetime import timedelta
 
 import asyncpg
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from service.settings import Settings
-from tests.conftest import TestClock
+from tests.support.clock import TestClock
 from workers import settings as worker_settings
 from workers.dispatch import Dispatcher
 from workers.ratelimit import RateLimiter
+
+# Every test here runs a worker: each gets a database and API of its own.
+pytestmark = pytest.mark.own_stack
 
 
 async def test_cancel_before_due_sends_nothing(

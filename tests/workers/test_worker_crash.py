@@ -30,20 +30,19 @@ from schemas.messages import SendMessagesRequest
 from service.clock import system_clock
 from service.messages import logic
 from service.settings import Settings
-from tests.conftest import Tenant
-from tests.workers.processes import WorkerProcesses
+from tests.support.tenants import Tenant
+from tests.support.workers import WorkerProcesses
 
 SENDER = "+15017122674"
 
 
-@pytest.fixture
-def pool(isolated: tuple[asyncpg.Pool, Settings]) -> asyncpg.Pool:
-    return isolated[0]
+# Every test here runs workers: each gets a database and API of its own.
+pytestmark = pytest.mark.own_stack
 
 
 @pytest.fixture
 async def workers(
-    isolated: tuple[asyncpg.Pool, Settings],
+    settings: Settings,
     sandbox: httpx.AsyncClient,
     redis: Redis,
     tmp_path: Path,
@@ -53,7 +52,7 @@ async def workers(
     # A short lease, so a dead worker's claims come back soon: it must still outlast every call
     # made under it (PROVIDER_TIMEOUT_S + 2 s), and a claim's horizon.
     started = WorkerProcesses(
-        isolated[1],
+        settings,
         tmp_path / "workers.log",
         CLAIM_LEASE_S="8",
         PROVIDER_TIMEOUT_S="3",

@@ -25,17 +25,18 @@ import asyncpg
 import httpx
 import msgspec
 
+from schemas.messages import SenderChannel
+from service import error_codes
 from service.clock import Clock
-from service.dispatch import store
-from workers.channels.base import SendRequest, SendResult, failed_call
+from service.sending import store
+from service.sending.channel import SendRequest, SendResult
+from workers.channels.base import failed_call
 from workers.channels.http import ProviderClient, basic_authorization
 from workers.channels.sms import classify_error
 
-CODE_BINDING_EXISTS = 50416
 # The message create's refusals that mean the conversation cannot be used any more: it is
 # gone (deleted, or forgotten by the provider) or closed for good.
-CODE_NOT_FOUND = 20404
-CODE_CLOSED = 50377
+_CONVERSATION_UNUSABLE = (error_codes.NOT_FOUND.code, error_codes.CONVERSATION_CLOSED.code)
 _CONVERSATION_SID = re.compile(r"\b(CH[0-9a-f]{32})\b")
 # A lookup follows a replacement back to the conversation it replaced only while the
 # replacement was opened after the attempt began (before that, the replaced one was already
@@ -82,7 +83,7 @@ class _Refused(Exception):
 
 
 class ConversationsChannel:
-    name = "CONVERSATIONS"
+    name: SenderChannel = "CONVERSATIONS"
 
     def __init__(
         self,
@@ -192,7 +193,7 @@ class ConversationsChannel:
         if response.status_code == 409:
             error = _decode_error(response)
             existing = _CONVERSATION_SID.search(error.message or "")
-            if error.code == CODE_BINDING_EXISTS and existing:
+            if error.code == error_codes.BINDING_EXISTS.code and existing:
                 # The provider already has a conversation for this pair: use that one, and
                 # drop the empty one just opened.
                 with contextlib.suppress(httpx.TransportError):  # tidying up only
@@ -234,7 +235,7 @@ def _conversation_unusable(response: httpx.Response) -> bool:
     """Whether a message create was refused because its conversation is gone or closed."""
     if response.status_code < 400:
         return False
-    return _decode_error(response).code in (CODE_NOT_FOUND, CODE_CLOSED)
+    return _decode_error(response).code in _CONVERSATION_UNUSABLE
 
 
 def _replaced_by(conversation: _Conversation) -> str | None:

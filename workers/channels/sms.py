@@ -9,8 +9,10 @@ from email.utils import parsedate_to_datetime
 import httpx
 import msgspec
 
-from service.callbacks.statuses import PROVIDER_TO_ATTEMPT
-from workers.channels.base import SendRequest, SendResult, failed_call
+from schemas.messages import SenderChannel
+from service.sending.channel import SendRequest, SendResult
+from service.sending.statuses import PROVIDER_TO_ATTEMPT
+from workers.channels.base import failed_call
 from workers.channels.http import ProviderClient, basic_authorization
 
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -42,7 +44,7 @@ class _TwilioListed(msgspec.Struct):
 class MessagesApiChannel:
     """Sends with `POST /2010-04-01/Accounts/{sid}/Messages.json` on a shared client."""
 
-    name = "SMS"
+    name: SenderChannel = "SMS"
     # Prefix of both addresses on the wire (WhatsApp uses `whatsapp:+E164`).
     address_prefix = ""
 

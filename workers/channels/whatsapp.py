@@ -6,9 +6,10 @@ provider (63016, in a failed receipt); a content template (ContentSid) is always
 
 from __future__ import annotations
 
+from schemas.messages import SenderChannel
 from workers.channels.sms import MessagesApiChannel
 
 
 class WhatsAppChannel(MessagesApiChannel):
-    name = "WHATSAPP"
+    name: SenderChannel = "WHATSAPP"
     address_prefix = "whatsapp:"

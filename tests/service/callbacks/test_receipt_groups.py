@@ -7,22 +7,24 @@ import random
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
+from schemas.messages import AttemptStatus
 from service.callbacks import logic
 from service.callbacks.batching import ReceiptGroups
 from service.callbacks.store import Applied, Receipt
 from service.settings import Settings
-from tests.conftest import run_worker
-from tests.service.callbacks.test_status_callbacks import NO_RECEIPT, form_for, post_callback
+from tests.support.provider import NO_RECEIPT, form_for, post_callback
+from tests.support.workers import run_worker
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-def receipt(status: str) -> Receipt:
+def receipt(status: AttemptStatus) -> Receipt:
     return Receipt(uuid.uuid4(), None, status, None, None, NOW)
 
 
@@ -60,7 +62,7 @@ async def test_receipts_that_arrive_while_a_group_is_applied_go_together() -> No
 
 async def sent_messages(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, count: int
-) -> list[tuple[str, dict]]:
+) -> list[tuple[str, dict[str, Any]]]:
     """`count` messages handed over and SENT (the sandbox sends no delivery receipt)."""
     sent = await client.post(
         "/v1/Messages",
@@ -84,6 +86,7 @@ async def sent_messages(
     return messages
 
 
+@pytest.mark.own_stack
 async def test_many_receipts_for_the_same_messages_in_one_call_apply_in_order(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
 ) -> None:
@@ -105,6 +108,7 @@ async def test_many_receipts_for_the_same_messages_in_one_call_apply_in_order(
         assert (message["status"], message["attempts"][0]["status"]) == ("READ", "READ")
 
 
+@pytest.mark.own_stack
 async def test_concurrent_callbacks_end_every_message_at_its_furthest_status(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
 ) -> None:

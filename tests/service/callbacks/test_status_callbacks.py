@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import pytest
 from twilio.request_validator import RequestValidator
 
 from service.settings import Settings
-from tests.conftest import run_worker
-
-NO_RECEIPT = "+15005550016"  # the sandbox sends queued and sent, never a delivery receipt
+from tests.support.provider import NO_RECEIPT, form_for, post_callback
+from tests.support.workers import run_worker
 
 
 async def send_one(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
-) -> tuple[str, dict]:
+) -> tuple[str, dict[str, Any]]:
     sent = await client.post(
         "/v1/Messages",
         json={
@@ -32,37 +34,12 @@ async def send_one(
     return message_id, message["attempts"][0]
 
 
-async def post_callback(
-    settings: Settings,
-    form: dict[str, str],
-    *,
-    signature: str | None = None,
-    query: str = "",
-) -> httpx.Response:
-    path = "/callbacks/twilio/messages/status" + query
-    url = settings.public_base_url + path
-    if signature is None:
-        signature = RequestValidator(settings.provider_auth_token).compute_signature(url, form)
-    async with httpx.AsyncClient(base_url=settings.public_base_url) as http:
-        return await http.post(path, data=form, headers={"X-Twilio-Signature": signature})
-
-
-def form_for(attempt: dict, status: str, **extra: str) -> dict[str, str]:
-    return {
-        "MessageSid": attempt["id"],
-        "SmsSid": attempt["id"],
-        "MessageStatus": status,
-        "SmsStatus": status,
-        "AccountSid": "AC" + "a" * 32,
-        **extra,
-    }
-
-
 async def status_of(client: httpx.AsyncClient, message_id: str) -> tuple[str, str]:
     message = (await client.get(f"/v1/Messages/{message_id}")).json()
     return message["status"], message["attempts"][0]["status"]
 
 
+@pytest.mark.own_stack
 async def test_valid_signature_moves_the_message_forward(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, api_url: str
 ) -> None:
@@ -75,6 +52,7 @@ async def test_valid_signature_moves_the_message_forward(
     assert await status_of(client, message_id) == ("READ", "READ")
 
 
+@pytest.mark.own_stack
 async def test_tampered_or_missing_signature_is_403(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -95,6 +73,7 @@ async def test_tampered_or_missing_signature_is_403(
     assert await status_of(client, message_id) == ("SENT", "SENT")
 
 
+@pytest.mark.own_stack
 async def test_replayed_and_out_of_order_callbacks_change_nothing(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -110,6 +89,7 @@ async def test_replayed_and_out_of_order_callbacks_change_nothing(
     assert detail["attempts"][0]["error"] is None
 
 
+@pytest.mark.own_stack
 async def test_undelivered_carries_the_error_code(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
 ) -> None:

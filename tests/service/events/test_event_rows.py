@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
+import pytest
 
 from schemas.messages import SendMessagesRequest
 from service import ids
@@ -15,7 +17,10 @@ from service.events import store
 from service.messages import logic as messages
 from service.settings import Settings
 from service.webhooks import delivery
-from tests.service.webhooks.helpers import endpoint_for_every_event
+from tests.support.factories import endpoint_for_every_event
+
+# The fan-out and the counts here span every account: each test gets a database of its own.
+pytestmark = pytest.mark.own_stack
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -37,8 +42,7 @@ async def types_of(pool: asyncpg.Pool) -> list[str]:
     return [row["type"] for row in rows]
 
 
-async def test_one_event_per_status_change(isolated: tuple[asyncpg.Pool, Settings]) -> None:
-    pool, _ = isolated
+async def test_one_event_per_status_change(pool: asyncpg.Pool) -> None:
     sid = (await accounts.create_account(pool, "events")).account_sid
     operation_id, _ = await messages.accept_send(pool, account_sid=sid, request=request(3), now=NOW)
     assert await types_of(pool) == ["operation.processing"] + ["message.queued"] * 3
@@ -76,9 +80,9 @@ async def test_one_event_per_status_change(isolated: tuple[asyncpg.Pool, Setting
 
 
 async def test_a_mark_settles_once_every_earlier_writer_has_ended(
-    isolated: tuple[asyncpg.Pool, Settings],
+    pool: asyncpg.Pool,
+    settings: Settings,
 ) -> None:
-    pool, settings = isolated
     sid = (await accounts.create_account(pool, "marks")).account_sid
     operation_id, _ = await messages.accept_send(pool, account_sid=sid, request=request(2), now=NOW)
     ids = [r["id"] for r in await pool.fetch("SELECT id FROM messages ORDER BY id")]
@@ -111,9 +115,9 @@ async def test_a_mark_settles_once_every_earlier_writer_has_ended(
 
 
 async def test_fanning_out_again_adds_no_deliveries(
-    isolated: tuple[asyncpg.Pool, Settings],
+    pool: asyncpg.Pool,
+    settings: Settings,
 ) -> None:
-    pool, settings = isolated
     sid = (await accounts.create_account(pool, "fanout")).account_sid
     await endpoint_for_every_event(pool, sid)
     await messages.accept_send(pool, account_sid=sid, request=request(3), now=NOW)
@@ -145,9 +149,9 @@ async def test_fanning_out_again_adds_no_deliveries(
 
 
 async def test_an_idle_stream_sends_keepalives_and_holds_no_connection(
-    isolated: tuple[asyncpg.Pool, Settings],
+    pool: asyncpg.Pool,
+    settings: Settings,
 ) -> None:
-    pool, settings = isolated
     sid = (await accounts.create_account(pool, "idle")).account_sid
     later = request(1, schedule={"sendAt": [(datetime.now(UTC) + timedelta(days=1)).isoformat()]})
     operation_id, _ = await messages.accept_send(
@@ -174,4 +178,5 @@ async def test_an_idle_stream_sends_keepalives_and_holds_no_connection(
     assert first.type == "com.twilio.comms-api.operation.scheduled"
     assert await anext(stream) is None, "a keep-alive after KEEPALIVE_S of nothing"
     assert pauses == [events.KEEPALIVE_S]
+    assert isinstance(stream, AsyncGenerator)
     await stream.aclose()

@@ -9,10 +9,12 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from service.settings import Settings
-from tests.conftest import run_worker
-from tests.service.lists import other_tenant, send
+from tests.support.api import send
+from tests.support.tenants import other_tenant
+from tests.support.workers import run_worker
 
 
 def in_a_week() -> str:
@@ -43,6 +45,7 @@ async def read_stream(
     return events
 
 
+@pytest.mark.own_stack
 async def test_a_finished_operations_stream_resumes_and_ends(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -71,6 +74,7 @@ async def test_a_finished_operations_stream_resumes_and_ends(
     assert await read_stream(client, operation_id, last_event_id=events[-1]["id"]) == []
 
 
+@pytest.mark.own_stack
 async def test_a_live_stream_follows_the_send_until_it_is_done(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
 ) -> None:

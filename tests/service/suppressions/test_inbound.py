@@ -9,26 +9,25 @@ import httpx
 import pytest
 
 from service.settings import Settings
-from tests.conftest import run_worker
-from tests.service.lists import other_tenant, send
-from tests.service.suppressions.helpers import (
+from tests.support.api import messages_of, operation, register_sender, send, suppressed
+from tests.support.provider import (
+    INBOUND_PATH,
     handset_says,
     inbound_form,
-    messages_of,
-    operation,
     post_inbound,
-    register_sender,
     sandbox_sends_to,
     sign,
-    suppressed,
     unique_number,
 )
+from tests.support.tenants import other_tenant
+from tests.support.workers import run_worker
 
 
 def in_an_hour() -> str:
     return (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@pytest.mark.own_stack
 async def test_stop_from_the_handset_fails_later_sends_with_21610_and_no_provider_call(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -61,6 +60,7 @@ async def test_stop_from_the_handset_fails_later_sends_with_21610_and_no_provide
     assert fetched["stats"]["attempts"] == 1
 
 
+@pytest.mark.own_stack
 async def test_stop_cancels_the_recipients_waiting_messages_of_the_accounts_that_sent_to_it(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, pool: asyncpg.Pool
 ) -> None:
@@ -95,6 +95,7 @@ async def test_stop_cancels_the_recipients_waiting_messages_of_the_accounts_that
     assert (waiting["stats"]["canceled"], waiting["stats"]["scheduled"]) == (1, 1)
 
 
+@pytest.mark.own_stack
 async def test_start_lifts_the_suppression_and_sends_go_out_again(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -153,7 +154,7 @@ async def test_a_wrong_or_missing_signature_is_a_403_and_changes_nothing(
         assert response.json()["errors"][0]["code"] == 20403
     # A valid signature of another body.
     response = await post_inbound(
-        settings, {**form, "Body": "STOP "}, signature=sign(settings, form)
+        settings, {**form, "Body": "STOP "}, signature=sign(settings, INBOUND_PATH, form)
     )
     assert response.status_code == 403
     assert await suppressed(client, handset) == []
@@ -174,6 +175,7 @@ async def test_a_repeated_webhook_is_applied_once(
     assert await suppressed(client, handset) == []
 
 
+@pytest.mark.own_stack
 async def test_whatsapp_stop_suppresses_the_number_on_every_channel(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
 ) -> None:

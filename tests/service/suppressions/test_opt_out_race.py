@@ -7,18 +7,16 @@ import asyncio
 import asyncpg
 import httpx
 import msgspec
+import pytest
 
 from service import ids
 from service.settings import Settings
-from tests.conftest import run_worker
-from tests.service.lists import send
-from tests.service.suppressions.helpers import (
-    handset_says,
-    operation,
-    register_sender,
-    sandbox_sends_to,
-    unique_number,
-)
+from tests.support.api import operation, register_sender, send
+from tests.support.provider import handset_says, sandbox_sends_to, unique_number
+from tests.support.workers import run_worker
+
+# Every test here runs a worker: each gets a database and API of its own.
+pytestmark = pytest.mark.own_stack
 
 
 async def test_stop_racing_the_worker_never_leaves_a_message_both_canceled_and_sent(

@@ -10,15 +10,10 @@ import httpx
 import pytest
 
 from service.settings import Settings
-from tests.conftest import run_worker
-from tests.service.lists import all_pages, other_tenant, send
-from tests.service.suppressions.helpers import (
-    messages_of,
-    operation,
-    sandbox_sends_to,
-    suppressed,
-    unique_number,
-)
+from tests.support.api import all_pages, messages_of, operation, send, suppressed
+from tests.support.provider import sandbox_sends_to, unique_number
+from tests.support.tenants import other_tenant
+from tests.support.workers import run_worker
 
 
 async def create(client: httpx.AsyncClient, address: str) -> dict[str, Any]:
@@ -57,6 +52,7 @@ async def test_create_list_and_lift(client: httpx.AsyncClient, settings: Setting
     assert (await client.delete(f"/preview/Suppressions/%2B{address[1:]}")).status_code == 204
 
 
+@pytest.mark.own_stack
 async def test_suppressing_through_the_api_cancels_waiting_messages(
     client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
 ) -> None:
@@ -121,6 +117,7 @@ async def test_list_parameters_are_checked(client: httpx.AsyncClient) -> None:
         assert response.status_code == 404, (address, response.text)
 
 
+@pytest.mark.own_stack
 async def test_an_account_sees_and_lifts_only_its_own(
     client: httpx.AsyncClient,
     anonymous: httpx.AsyncClient,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import httpx
 import pytest
 
 from schemas.webhooks import MAX_ENDPOINTS_PER_ACCOUNT
 from service.settings import Settings
-from tests.service.lists import all_pages, other_tenant
-from tests.service.webhooks.helpers import create_webhook
+from tests.support.api import all_pages
+from tests.support.tenants import other_tenant
+from tests.support.webhooks import create_webhook
 
 URL = "https://hooks.example.com/comms"
 
@@ -76,7 +79,8 @@ async def test_every_problem_is_reported(client: httpx.AsyncClient) -> None:
     assert errors_of(empty) == [(90001, "$.eventTypes")]
     missing = await client.post("/v1/Webhooks", json={"url": URL})
     assert errors_of(missing) == [(90001, "$.eventTypes")]
-    for body in ([], {"url": 5, "eventTypes": ["x"]}, {"url": URL, "eventTypes": "x"}):
+    malformed: list[Any] = [[], {"url": 5, "eventTypes": ["x"]}, {"url": URL, "eventTypes": "x"}]
+    for body in malformed:
         assert (await client.post("/v1/Webhooks", json=body)).status_code == 400
     garbage = await client.post(
         "/v1/Webhooks", content=b"\xff{", headers={"content-type": "application/json"}
