@@ -5,7 +5,9 @@ A query starts with a line `-- name: query_name`; comments inside it stay with i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 class Queries:
@@ -34,3 +36,9 @@ class Queries:
 def load(module_file: str) -> Queries:
     """The queries.sql beside the given module."""
     return Queries(Path(module_file).with_name("queries.sql"))
+
+
+def columns(rows: Sequence[Any], *fields: str) -> list[list[Any]]:
+    """The rows' fields as one list per field, in the order given: the arrays a bulk
+    statement unnests (`unnest($1::uuid[], $2::text[], ...)`)."""
+    return [[getattr(row, field) for row in rows] for field in fields]

@@ -131,7 +131,7 @@ async def prepare(
             rendered.append((message.id, filled.content, filled.tags))
             rules.check_length(filled)
         except rules.Refusal as refusal:
-            batch.outcomes.append(Outcome.ended(message.id, refusal.code, refusal.text))
+            batch.outcomes.append(Outcome.failed(message.id, refusal.code, refusal.text))
             continue
         attempt, request = rules.plan_attempt(
             message, operation, filled, expires, now, attempt_id=ids.uuid7()

@@ -84,7 +84,7 @@ WHERE m.id = r.id;
 
 -- name: record_attempt_outcomes
 -- Attempts leave SUBMITTING only (a receipt may already have moved them further), and take
--- the moment their request went to the provider ($7; attempted_at was when the batch was
+-- the moment their request went to the provider ($6; attempted_at was when the batch was
 -- prepared). Run before record_message_outcomes, in one transaction: receipts lock an
 -- attempt, then its message, so taking the locks in the same order here rules out deadlocks
 -- with them. Ids come sorted.
@@ -94,8 +94,8 @@ SET provider_sid = coalesce(t.provider_sid, o.provider_sid),
     error_code = coalesce(t.error_code, o.error_code),
     error_message = coalesce(t.error_message, o.error_message),
     attempted_at = coalesce(o.sent_at, t.attempted_at),
-    updated_at = $6
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $7::timestamptz[])
+    updated_at = $7
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::timestamptz[])
     AS o(attempt_id, provider_sid, status, error_code, error_message, sent_at)
 WHERE t.id = o.attempt_id;
 
@@ -141,9 +141,9 @@ SET due_at = CASE WHEN m.status = 'CANCELED' THEN NULL ELSE o.next_due END,
                   THEN 'FAILED' ELSE m.status END,
     error_code = CASE WHEN o.ends_message THEN o.error_code ELSE m.error_code END,
     error_message = CASE WHEN o.ends_message THEN o.error_message ELSE m.error_message END,
-    updated_at = $7
+    updated_at = $8
 FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::bool[],
-            $8::uuid[])
+            $7::uuid[])
     AS o(message_id, status, error_code, error_message, next_due, ends_message, attempt_id)
 WHERE m.id = o.message_id
   AND m.claim = $9

@@ -66,7 +66,8 @@ class EarlierAttempt(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class NewAttempt(msgspec.Struct, frozen=True, kw_only=True):
-    """An attempt recorded SUBMITTING before its provider call."""
+    """An attempt recorded SUBMITTING before its provider call (the fields in the order of
+    the record_submitting query's arrays)."""
 
     id: uuid.UUID
     message_id: uuid.UUID
@@ -122,17 +123,19 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
         )
 
     @classmethod
-    def ended(
+    def failed(
         cls,
         message_id: uuid.UUID,
         code: int | None,
         text: str | None,
         *,
+        fall_back: tuple[int, datetime] | None = None,
         attempt_id: uuid.UUID | None = None,
         provider_sid: str | None = None,
         sent_at: datetime | None = None,
     ) -> Outcome:
-        """The message fails for good with this error."""
+        """Refused for good: the message ends FAILED with this error; or, with fall_back
+        (route index, when), it goes on from that route to its next one, due then."""
         return cls(
             message_id=message_id,
             attempt_id=attempt_id,
@@ -140,34 +143,10 @@ class Outcome(msgspec.Struct, frozen=True, kw_only=True):
             status="FAILED",
             error_code=code,
             error_message=text,
-            ends_message=True,
-            sent_at=sent_at,
-        )
-
-    @classmethod
-    def fallen_back(
-        cls,
-        message_id: uuid.UUID,
-        route_index: int,
-        code: int | None,
-        text: str | None,
-        now: datetime,
-        *,
-        attempt_id: uuid.UUID | None = None,
-        provider_sid: str | None = None,
-        sent_at: datetime | None = None,
-    ) -> Outcome:
-        """This route failed for good; the message goes on to its next route, due now."""
-        return cls(
-            message_id=message_id,
-            attempt_id=attempt_id,
-            provider_sid=provider_sid,
-            status="FAILED",
-            error_code=code,
-            error_message=text,
-            next_due=now,
-            advance=True,
-            route_index=route_index,
+            next_due=fall_back[1] if fall_back else None,
+            ends_message=fall_back is None,
+            advance=fall_back is not None,
+            route_index=fall_back[0] if fall_back else 0,
             sent_at=sent_at,
         )
 

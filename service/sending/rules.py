@@ -73,19 +73,17 @@ def refused(
 ) -> Outcome:
     """Refused for good on this route (by the provider, or before any call when the recipient
     opted out): another route that can still reach the recipient is tried now, if any."""
+    fall_back = None
     if has_next_route(message.routes, message.route_index):
-        return Outcome.fallen_back(
-            message.id,
-            message.route_index,
-            code,
-            text,
-            now,
-            attempt_id=attempt_id,
-            provider_sid=provider_sid,
-            sent_at=sent_at,
-        )
-    return Outcome.ended(
-        message.id, code, text, attempt_id=attempt_id, provider_sid=provider_sid, sent_at=sent_at
+        fall_back = (message.route_index, now)
+    return Outcome.failed(
+        message.id,
+        code,
+        text,
+        fall_back=fall_back,
+        attempt_id=attempt_id,
+        provider_sid=provider_sid,
+        sent_at=sent_at,
     )
 
 
@@ -150,7 +148,7 @@ def expires_at(message: ClaimedMessage, operation: OperationPlan) -> datetime:
 
 
 def expired(message_id: uuid.UUID) -> Outcome:
-    return Outcome.ended(message_id, error_codes.EXPIRED.code, error_codes.EXPIRED.message)
+    return Outcome.failed(message_id, error_codes.EXPIRED.code, error_codes.EXPIRED.message)
 
 
 def opted_out(message: ClaimedMessage, now: datetime) -> Outcome:
@@ -247,7 +245,7 @@ def classify(
         look_up_at = max(next_due, now + timedelta(seconds=look_up_after_s))
         return Outcome.unanswered(message.id, attempt.id, look_up_at, sent_at=call.sent_at)
     if next_due >= call.expires:
-        return Outcome.ended(
+        return Outcome.failed(
             message.id,
             error_codes.EXPIRED.code,
             f"Message validity period expired after: {result.error_message}",

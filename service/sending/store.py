@@ -86,18 +86,7 @@ async def insert_attempts(
     if not attempts:
         return
     await conn.execute(
-        Q.record_submitting,
-        [a.id for a in attempts],
-        [a.message_id for a in attempts],
-        [a.operation_id for a in attempts],
-        [a.account_sid for a in attempts],
-        [a.channel for a in attempts],
-        [a.from_address for a in attempts],
-        [a.to_address for a in attempts],
-        [a.segments for a in attempts],
-        [a.encoding for a in attempts],
-        [a.route_index for a in attempts],
-        now,
+        Q.record_submitting, *sql.columns(attempts, *NewAttempt.__struct_fields__), now
     )
 
 
@@ -123,13 +112,16 @@ async def record_attempt_outcomes(
         return
     await conn.execute(
         Q.record_attempt_outcomes,
-        [o.attempt_id for o in outcomes],
-        [o.provider_sid for o in outcomes],
-        [o.status for o in outcomes],
-        [o.error_code for o in outcomes],
-        [o.error_message for o in outcomes],
+        *sql.columns(
+            outcomes,
+            "attempt_id",
+            "provider_sid",
+            "status",
+            "error_code",
+            "error_message",
+            "sent_at",
+        ),
         now,
-        [o.sent_at for o in outcomes],
     )
 
 
@@ -140,17 +132,9 @@ async def record_message_outcomes(
     move to the next route is fall_back's."""
     if not outcomes:
         return
+    fields = ("message_id", "status", "error_code", "error_message", "next_due", "ends_message")
     await conn.execute(
-        Q.record_message_outcomes,
-        [o.message_id for o in outcomes],
-        [o.status for o in outcomes],
-        [o.error_code for o in outcomes],
-        [o.error_message for o in outcomes],
-        [o.next_due for o in outcomes],
-        [o.ends_message for o in outcomes],
-        now,
-        [o.attempt_id for o in outcomes],
-        claim,
+        Q.record_message_outcomes, *sql.columns(outcomes, *fields, "attempt_id"), now, claim
     )
 
 
@@ -172,11 +156,7 @@ async def fall_back(
     if not fallbacks:
         return set()
     rows = await conn.fetch(
-        Q.fall_back,
-        [f.message_id for f in fallbacks],
-        [f.route_index for f in fallbacks],
-        [f.due_at for f in fallbacks],
-        claim,
+        Q.fall_back, *sql.columns(fallbacks, *FallBack.__struct_fields__), claim
     )
     return {row["id"] for row in rows}
 

@@ -249,30 +249,16 @@ async def claim_due_deliveries(
 
 async def insert_tries(conn: asyncpg.Connection, tries: Sequence[TryRecord], now: datetime) -> None:
     """Every try's row (the delivery log)."""
-    await conn.execute(
-        Q.record_attempts,
-        [t.id for t in tries],
-        [t.delivery_id for t in tries],
-        [t.status_code for t in tries],
-        [t.error for t in tries],
-        [t.response_body for t in tries],
-        [t.duration_ms for t in tries],
-        now,
-    )
+    fields = ("id", "delivery_id", "status_code", "error", "response_body", "duration_ms")
+    await conn.execute(Q.record_attempts, *sql.columns(tries, *fields), now)
 
 
 async def record_delivery_outcomes(
     conn: asyncpg.Connection, tries: Sequence[TryRecord], now: datetime, lease_until: datetime
 ) -> None:
     """Each try's delivery's new state (unless redelivered meanwhile)."""
-    await conn.execute(
-        Q.record_delivery_outcomes,
-        [t.delivery_id for t in tries],
-        [t.delivery_status for t in tries],
-        [t.next_try_at for t in tries],
-        now,
-        lease_until,
-    )
+    fields = ("delivery_id", "delivery_status", "next_try_at")
+    await conn.execute(Q.record_delivery_outcomes, *sql.columns(tries, *fields), now, lease_until)
 
 
 async def delete_operations_deliveries(
