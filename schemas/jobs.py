@@ -9,7 +9,11 @@ import msgspec
 DISPATCH_JOB = "dispatch_operation"
 
 
-class DispatchOperation(msgspec.Struct, frozen=True):
+class DispatchOperation(msgspec.Struct, frozen=True, omit_defaults=True):
     """Hand the due messages of one operation to providers."""
 
     operation_id: str
+    # The request that enqueued it: its X-Request-Id (the job's log lines carry it) and its W3C
+    # trace context (the job's span is its child). Absent from jobs enqueued before they were.
+    request_id: str | None = None
+    traceparent: str | None = None

@@ -6,18 +6,21 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas.common import Pagination
+from schemas.common import E164_EXAMPLE, Paging, Timestamp
 
 SuppressionSource = Literal["INBOUND", "API"]
 
 
 class SuppressionCreate(msgspec.Struct, kw_only=True):
+    """A recipient to suppress: this account's sends to it fail with 21610."""
+
     address: Annotated[
         str,
         msgspec.Meta(
             description="The recipient's E.164 number (a `whatsapp:` prefix is accepted and "
             "dropped: one suppression covers every channel to the number).",
-            examples=["+15558675310"],
+            examples=[E164_EXAMPLE],
+            extra_json_schema={"minLength": 1},
         ),
     ]
 
@@ -25,17 +28,26 @@ class SuppressionCreate(msgspec.Struct, kw_only=True):
 class SuppressionRead(msgspec.Struct, rename="camel"):
     """A recipient this account's sends never reach: they fail with 21610, no provider call."""
 
-    address: Annotated[str, msgspec.Meta(description="E.164, without a `whatsapp:` prefix.")]
+    address: Annotated[
+        str,
+        msgspec.Meta(description="E.164, without a `whatsapp:` prefix.", examples=[E164_EXAMPLE]),
+    ]
     source: Annotated[
         SuppressionSource,
         msgspec.Meta(
+            title="SuppressionSource",
             description="INBOUND: the recipient replied STOP (or STOPALL, UNSUBSCRIBE, CANCEL, "
-            "END, QUIT); API: added with POST /v1/Suppressions."
+            "END, QUIT); API: added with POST /v1/Suppressions.",
+            examples=["INBOUND"],
         ),
     ]
-    created_at: str
+    created_at: Annotated[Timestamp, msgspec.Meta(description="When it was added.")]
 
 
 class SuppressionsPage(msgspec.Struct):
-    suppressions: list[SuppressionRead]
-    pagination: Pagination
+    """A page of suppressed recipients, newest first."""
+
+    suppressions: Annotated[
+        list[SuppressionRead], msgspec.Meta(description="The page's suppressions.")
+    ]
+    pagination: Paging

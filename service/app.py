@@ -13,33 +13,38 @@ from litestar import Litestar, Request, Response, Router
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme, Server
 from litestar.plugins.prometheus import PrometheusConfig
 from redis.exceptions import RedisError
 
 from schemas.errors import ErrorBody, ErrorItem
-from service import db, error_codes, logs, queue
+from service import db, error_codes, logs, openapi, queue, tracing_http
 from service.accounts.logic import CredentialCache
+from service.accounts.watcher import CredentialWatcher
 from service.auth import require_account
 from service.callbacks import logic as receipts
 from service.callbacks.batching import ReceiptGroups
 from service.callbacks.routes import CallbacksController
 from service.clock import Clock, system_clock
+from service.console import console_router
+from service.console import template_config as console_templates
+from service.docs.routes import DocsController
+from service.docs.routes import static_files as docs_static_files
 from service.errors import ApiError, NotFound, Problem, Unavailable
 from service.events.routes import OperationEventsController
 from service.health.routes import healthz, readyz
 from service.messages.routes import MessagesController
+from service.metrics.callbacks import observe_callback_lag
 from service.metrics.routes import metrics
 from service.operations.routes import OperationsController
 from service.outages import OutageLog
 from service.quotas import RequestQuota
+from service.request_ids import RequestIds
 from service.senders.routes import SenderPoolsController, SendersController
 from service.settings import Settings
 from service.state import AppState
 from service.suppressions.routes import InboundMessagesController, SuppressionsController
 from service.text_guard import GuardedRequest, refuse_nul_characters
+from service.tracing import Tracing, from_settings
 from service.webhooks.routes import StatusCallbackDeliveriesController, WebhooksController
 
 log = structlog.get_logger(__name__)
@@ -57,18 +62,25 @@ API_CONTROLLERS = [
 
 
 def error_response(
-    status_code: int, problems: list[Problem], headers: dict[str, str] | None = None
+    request: Request[Any, Any, Any],
+    status_code: int,
+    problems: list[Problem],
+    headers: dict[str, str] | None = None,
 ) -> Response[ErrorBody]:
+    # A code of our own links to this deployment's error-code page (GET /docs/errors).
+    state: AppState | None = getattr(request.app.state, "comms", None)
+    base_url = state.base_url if state is not None else ""
     body = ErrorBody(
         errors=[
-            ErrorItem(p.code, p.message, error_codes.info_url(p.code), p.context) for p in problems
+            ErrorItem(p.code, p.message, error_codes.info_url(p.code, base_url), p.context)
+            for p in problems
         ]
     )
     return Response(body, status_code=status_code, headers=headers or {})
 
 
-def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[ErrorBody]:
-    return error_response(exc.status_code, exc.problems, exc.headers)
+def _api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[ErrorBody]:
+    return error_response(request, exc.status_code, exc.problems, exc.headers)
 
 
 _MSGSPEC_PATH = re.compile(r" - at `(\$[^`]*)`$")
@@ -115,7 +127,7 @@ def _validation_error(
         missing_parameter = _MISSING_PARAMETER.match(detail)
         context = f"$.{missing_parameter.group(1)}" if missing_parameter else None
         problems.append(Problem(error_codes.INVALID_FIELD.code, detail, context))
-    return error_response(400, problems)
+    return error_response(request, 400, problems)
 
 
 def _plain_detail(detail: str) -> str:
@@ -123,24 +135,24 @@ def _plain_detail(detail: str) -> str:
     return detail.split("\n", 1)[0][:300] or "Invalid request"
 
 
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     status = exc.status_code
     if status == 404:
-        return error_response(404, NotFound().problems)
+        return error_response(request, 404, NotFound().problems)
     if status == 413:
         return error_response(
-            413, [Problem(error_codes.BODY_TOO_LARGE.code, "Request body too large")]
+            request, 413, [Problem(error_codes.BODY_TOO_LARGE.code, "Request body too large")]
         )
     if status == 401:
-        return error_response(401, [Problem(20003, "Authentication failed")])
+        return error_response(request, 401, [Problem(20003, "Authentication failed")])
     code = error_codes.INVALID_FIELD.code if 400 <= status < 500 else error_codes.INTERNAL.code
     message = _plain_detail(str(exc.detail)) if status < 500 else "Internal error"
-    return error_response(status, [Problem(code, message)], dict(exc.headers or {}))
+    return error_response(request, status, [Problem(code, message)], dict(exc.headers or {}))
 
 
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error", path=request.url.path, exc_info=exc)
-    return error_response(500, [Problem(error_codes.INTERNAL.code, "Internal error")])
+    return error_response(request, 500, [Problem(error_codes.INTERNAL.code, "Internal error")])
 
 
 def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
@@ -149,7 +161,9 @@ def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Re
         return _internal_error(request, exc)
     log.warning("database unavailable", path=request.url.path, error=repr(exc))
     unavailable = Unavailable()
-    return error_response(unavailable.status_code, unavailable.problems, unavailable.headers)
+    return error_response(
+        request, unavailable.status_code, unavailable.problems, unavailable.headers
+    )
 
 
 def _redis_unavailable(request: Request[Any, Any, Any], exc: RedisError) -> Response[ErrorBody]:
@@ -157,7 +171,9 @@ def _redis_unavailable(request: Request[Any, Any, Any], exc: RedisError) -> Resp
     hints do): 503 with Retry-After."""
     log.warning("Redis unavailable", path=request.url.path, error=repr(exc))
     unavailable = Unavailable()
-    return error_response(unavailable.status_code, unavailable.problems, unavailable.headers)
+    return error_response(
+        request, unavailable.status_code, unavailable.problems, unavailable.headers
+    )
 
 
 def api_router(path: str, *, include_in_schema: bool) -> Router:
@@ -170,32 +186,16 @@ def api_router(path: str, *, include_in_schema: bool) -> Router:
     )
 
 
-def openapi_config(settings: Settings) -> OpenAPIConfig:
-    return OpenAPIConfig(
-        title="comms",
-        version="1.0.0",
-        description=(
-            "Bulk messaging over SMS/MMS, WhatsApp and Twilio Conversations, mirroring Twilio's "
-            "Communications API. Every route is also served under /preview."
-        ),
-        servers=[Server(url=settings.public_base_url.rstrip("/"))],
-        components=Components(
-            security_schemes={
-                "basicAuth": SecurityScheme(
-                    type="http",
-                    scheme="basic",
-                    description="AccountSid:AuthToken or ApiKeySid:ApiKeySecret",
-                )
-            }
-        ),
-        path="/schema",
-        render_plugins=[JsonRenderPlugin()],
-        use_handler_docstrings=False,
-        create_examples=False,
-    )
+def create_app(
+    settings: Settings, *, clock: Clock = system_clock, tracing: Tracing | None = None
+) -> Litestar:
+    """The API. Tracing follows the OTEL_* settings unless `tracing` is given (its owner then
+    instruments the libraries and shuts it down)."""
+    owned_tracing = tracing is None
+    if tracing is None:
+        tracing = from_settings(settings, service_name="comms-api")
+        tracing.instrument_libraries()
 
-
-def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await db.create_pool(
@@ -206,13 +206,21 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         )
         redis = await queue.connect(settings.redis_url)
         redis_outages = OutageLog()
+        credentials = CredentialCache()
+        # Empties the cache when an account is disabled, a token rotated, a key revoked.
+        credential_watcher = CredentialWatcher(
+            settings.database_url, credentials, timeout_s=settings.db_timeout_s
+        )
+        credential_watcher.start()
         app.state.comms = AppState(
             settings=settings,
             pool=pool,
             redis=redis,
-            credentials=CredentialCache(),
+            credentials=credentials,
             clock=clock,
-            receipts=ReceiptGroups(functools.partial(receipts.apply_receipts, pool)),
+            receipts=ReceiptGroups(
+                functools.partial(receipts.apply_receipts, pool, lag=observe_callback_lag)
+            ),
             quota=RequestQuota(
                 redis,
                 rate=settings.api_requests_per_second,
@@ -224,8 +232,11 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         try:
             yield
         finally:
+            await credential_watcher.stop()
             await redis.aclose()
             await pool.close()
+            if owned_tracing:
+                tracing.shutdown()
 
     def provide_state(request: Request[Any, Any, Any]) -> AppState:
         state: AppState = request.app.state.comms
@@ -240,7 +251,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     }
     exception_handlers.update(dict.fromkeys(db.UNAVAILABLE_ERRORS, _database_unavailable))
     logs.configure(settings)
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             api_router("/v1", include_in_schema=True),
             api_router("/preview", include_in_schema=False),
@@ -249,7 +260,11 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             healthz,
             readyz,
             metrics,
+            DocsController,
+            docs_static_files(),
+            console_router(settings),
         ],
+        template_config=console_templates(),
         # Requests by route template (not raw path: ids would make a series each); paths no
         # route matches (scanners, typos) are left out for the same reason.
         middleware=[
@@ -264,13 +279,20 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         dependencies={"comms": Provide(provide_state, sync_to_thread=False)},
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
-        openapi_config=openapi_config(settings),
+        openapi_config=openapi.config(),
         request_max_body_size=settings.max_body_bytes,
         on_app_init=[_no_debug],
         before_request=refuse_nul_characters,
         request_class=GuardedRequest,
         debug=False,
+        # Logging is service.logs's (JSON or console, for every logger); Litestar's own config
+        # would put a plain-text handler on the root logger.
+        logging_config=None,
     )
+    # Around everything, 404s and 405s included: the server span, then the request id and the
+    # access log (service/request_ids.py).
+    app.asgi_handler = tracing_http.traced(RequestIds(app.asgi_handler), tracing)
+    return app
 
 
 def _no_debug(config: AppConfig) -> AppConfig:

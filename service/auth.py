@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
@@ -26,6 +27,8 @@ async def require_account(
     if retry_after_s is not None:
         raise TooManyRequests(retry_after_s)
     connection.scope["state"]["account_sid"] = account_sid
+    # The request's log lines from here on say whose request it is (the access line too).
+    structlog.contextvars.bind_contextvars(account_sid=account_sid)
 
 
 def account_sid_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

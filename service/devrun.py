@@ -239,10 +239,16 @@ def _run(stack: Stack, env: dict[str, str], stop_request: StopRequest) -> int:
         env["DATABASE_URL"] = _embedded(stack, devstack.start_postgres, "pg", "PostgreSQL")
     if not env.get("REDIS_URL"):
         env["REDIS_URL"] = _embedded(stack, devstack.start_redis, "redis", "Redis")
-    api_port = load_settings(env).api_port
+    configured = load_settings(env)
+    api_port = configured.api_port
     sandbox_port = _port_setting(env, "SANDBOX_PORT", DEFAULT_SANDBOX_PORT)
     api_url = f"http://127.0.0.1:{api_port}"
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    if not env.get("PROVIDER_BASE_URL"):
+        # The sandbox is the provider: it accepts the account the service is given (an .env
+        # made for docker compose sets one of its own).
+        provider_account = f"{configured.provider_account_sid}:{configured.provider_auth_token}"
+        env.setdefault("SANDBOX_ACCOUNTS", provider_account)
     env.setdefault("PUBLIC_BASE_URL", api_url)
     env.setdefault("PROVIDER_BASE_URL", sandbox_url)
     env["SANDBOX_HOST"] = "127.0.0.1"

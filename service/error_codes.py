@@ -6,7 +6,8 @@ summary for the OpenAPI document's code table, and whether the code is one of ou
 (9xxxx, where no Twilio code fits) or Twilio's.
 
 Modules raise and record these entries by name (`error_codes.NOT_FOUND.code`); the OpenAPI
-document's code table is `CATALOGUE`. SQL that names a code literally is held to this module
+document (service/openapi.py) and the error-code page (GET /docs/errors) are made from
+`CATALOGUE`. SQL that names a code literally is held to this module
 by tests/service/test_error_codes.py. Provider texts follow
 https://www.twilio.com/docs/api/errors/<code>.
 
@@ -18,10 +19,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 INFO_URL = "https://www.twilio.com/docs/api/errors/{code}"
+# The service's own error-code page (service/docs/routes.py), one anchor per code.
+OWN_INFO_PATH = "/docs/errors#{code}"
 
 
-def info_url(code: int) -> str:
-    """The documentation page of an error code, as an error body's infoUrl."""
+def is_ours(code: int) -> bool:
+    """Codes of our own are the 9xxxx ones: where no Twilio code fits."""
+    return 90000 <= code <= 99999
+
+
+def info_url(code: int, base_url: str) -> str:
+    """The documentation page of an error code, as an error body's infoUrl: Twilio's page for
+    a Twilio code, the service's error-code page under `base_url` for one of ours."""
+    if is_ours(code):
+        return base_url.rstrip("/") + OWN_INFO_PATH.format(code=code)
     return INFO_URL.format(code=code)
 
 
@@ -44,10 +55,6 @@ class ErrorCode:
     def __post_init__(self) -> None:
         if not self.summary:
             object.__setattr__(self, "summary", self.message)
-
-    @property
-    def info_url(self) -> str:
-        return info_url(self.code)
 
 
 def _twilio(code: int, http_status: int | None, message: str, summary: str = "") -> ErrorCode:

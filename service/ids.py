@@ -20,6 +20,8 @@ SENDER_POOL = "comms_senderpool"
 WEBHOOK = "comms_webhook"
 ATTEMPT = "comms_attempt"
 DELIVERY = "comms_delivery"
+# A request id the API makes when the caller sent none (X-Request-Id).
+REQUEST = "req"
 
 _SUFFIX = r"[0-7][a-hjkmnpqrstv-z0-9]{25}"
 
@@ -50,6 +52,11 @@ def uuid7() -> uuid.UUID:
 
 def uuid7_batch(n: int) -> list[uuid.UUID]:
     return [uuid7() for _ in range(n)]
+
+
+def request_id() -> str:
+    """A new request id: `req_` and a TypeID suffix (sorts by time, like the other ids)."""
+    return encode(REQUEST, uuid7())
 
 
 def encode(prefix: str, value: uuid.UUID) -> str:

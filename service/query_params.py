@@ -16,7 +16,11 @@ from schemas.messages import END_DATE_TEXT, START_DATE_TEXT, TAGS_FILTER_PATTERN
 PageSizeParam = Annotated[
     int,
     QueryParameter(
-        name="pageSize", ge=1, le=PAGE_SIZE_MAX, description="Items per page, 1..1000 (default 50)."
+        name="pageSize",
+        ge=1,
+        le=PAGE_SIZE_MAX,
+        description="Items per page, 1..1000 (default 50).",
+        schema_extra={"examples": [100]},
     ),
 ]
 PageTokenParam = Annotated[
@@ -25,6 +29,9 @@ PageTokenParam = Annotated[
         name="pageToken",
         description="A `pagination.next` or `self` token of this list with the same filters "
         "(a token of another list or other filters is a 400).",
+        schema_extra={
+            "examples": ["eyJ2IjoyLCJxIjoiOWYyYzQxIiwiYXQiOjE3OTQ3OTM2MDAxMjMwMDAsImlkIjoiMDE5In0"]
+        },
     ),
 ]
 StartDateParam = Annotated[

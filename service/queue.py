@@ -17,6 +17,7 @@ from arq.connections import ArqRedis, RedisSettings
 from redis.exceptions import RedisError
 
 from schemas.jobs import DISPATCH_JOB, DispatchOperation
+from service import request_ids, tracing
 from service.outages import OutageLog
 
 # Every Redis call of the API and the workers: opening a connection, and one command's answer.
@@ -64,7 +65,14 @@ async def connect(url: str) -> ArqRedis:
 
 
 async def enqueue_dispatch(redis: ArqRedis, operation_id: uuid.UUID) -> None:
-    payload = msgspec.to_builtins(DispatchOperation(operation_id=str(operation_id)))
+    """Enqueue the operation's dispatch job, with the request id and trace context of the
+    work that asked for it."""
+    job = DispatchOperation(
+        operation_id=str(operation_id),
+        request_id=request_ids.current(),
+        traceparent=tracing.traceparent(),
+    )
+    payload = msgspec.to_builtins(job)
     # One pending dispatch per operation is enough: the job sends everything due in it.
     await redis.enqueue_job(DISPATCH_JOB, payload, _job_id=f"dispatch:{operation_id}")
 

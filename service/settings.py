@@ -58,8 +58,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # How long a process waits on PostgreSQL (a connection, a statement) before giving up; the
     # API then answers 503 (20503). Every database timeout is derived from it (service/db.py).
     db_timeout_s: float = DEFAULT_DB_TIMEOUT_S
+    # Signs the operations console's session cookies (service/console/sessions.py); required in
+    # production, derived from provider_auth_token elsewhere when empty.
+    console_session_secret: str = ""
     log_format: str = "auto"  # auto | json | console
     log_level: str = "INFO"
+    # Traces (service/tracing.py), by OpenTelemetry's standard variables: off unless an exporter
+    # is set. otlp (HTTP/protobuf, e.g. http://collector:4318) | console | none.
+    otel_traces_exporter: str | None = None
+    # Setting either endpoint alone turns OTLP export on.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    # The service name on the spans (default: comms-api, comms-worker).
+    otel_service_name: str | None = None
+    otel_sdk_disabled: bool = False
+    # Prometheus multiprocess mode: a directory shared by the API's server processes (wiped at
+    # container start); /metrics then adds up every process's metrics (service/metrics).
+    prometheus_multiproc_dir: str | None = None
 
     @property
     def callbacks_url(self) -> str:
@@ -75,30 +90,82 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.environment == "production"
 
 
-_ENV_NAMES: dict[str, str] = {name.upper(): name for name in Settings.__struct_fields__}
+# Settings that hold credentials (URLs may carry a password): each may come from a file instead,
+# NAME_FILE (a Docker or Kubernetes secret mounted read-only), whose content is used stripped.
+SECRET_SETTINGS = ("database_url", "redis_url", "provider_auth_token", "console_session_secret")
+# Where a missing secret and the sandbox's built-in account are allowed: make run and the tests.
+DEVELOPMENT_ENVIRONMENTS = ("development", "test")
+# Anywhere else, the API and the worker refuse to start unless each of these is set, and not to
+# the sandbox's value.
+REQUIRED_OUTSIDE_DEVELOPMENT = (
+    "provider_account_sid",
+    "provider_auth_token",
+    "console_session_secret",
+)
+_SANDBOX_VALUES = {
+    "provider_account_sid": DEFAULT_PROVIDER_ACCOUNT_SID,
+    "provider_auth_token": DEFAULT_PROVIDER_AUTH_TOKEN,
+}
 
 
-def load_settings(environ: Mapping[str, str], *, dev_root: Path | None = None) -> Settings:
-    """Build Settings from environment variables named like the fields, upper-cased.
+def read_variable(environ: Mapping[str, str], field: str) -> str | None:
+    """A setting's text from the environment: NAME, or for a secret the content of the file
+    NAME_FILE names; None when neither is set (an empty value is unset)."""
+    name = field.upper()
+    value = environ.get(name, "")
+    path = environ.get(f"{name}_FILE", "") if field in SECRET_SETTINGS else ""
+    if value and path:
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    if not path:
+        return value or None
+    try:
+        content = Path(path).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"{name}_FILE: cannot read {path} ({exc.strerror})") from None
+    if not content:
+        raise SettingsError(f"{name}_FILE: {path} is empty")
+    return content
 
-    When DATABASE_URL / REDIS_URL are unset and dev_root is given, the servers recorded under
-    dev_root (started by `make run`) are used.
+
+def unsafe_secrets(settings: Settings) -> list[str]:
+    """Outside development and test: each secret that is missing or still the sandbox's."""
+    if settings.environment in DEVELOPMENT_ENVIRONMENTS:
+        return []
+    problems = []
+    for field in REQUIRED_OUTSIDE_DEVELOPMENT:
+        value = getattr(settings, field)
+        if not value:
+            problems.append(f"{field.upper()} is missing")
+        elif value == _SANDBOX_VALUES.get(field):
+            problems.append(f"{field.upper()} is unset or the sandbox's value")
+    return problems
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build Settings from environment variables named like the fields, upper-cased (secrets
+    also from NAME_FILE), for the API and the worker.
+
+    Outside development and test (ENVIRONMENT), a secret that is missing or still has the
+    sandbox's value is refused (SettingsError): the process does not start.
     """
     values: dict[str, object] = {}
-    for env_name, field in _ENV_NAMES.items():
-        if env_name in environ and environ[env_name] != "":
-            values[field] = environ[env_name]
-    if dev_root is not None:
-        from service import devstack
-
-        if "database_url" not in values:
-            values["database_url"] = devstack.start_postgres(dev_root).url
-        if "redis_url" not in values:
-            values["redis_url"] = devstack.start_redis(dev_root).url
+    for field in Settings.__struct_fields__:
+        value = read_variable(environ, field)
+        if value is not None:
+            values[field] = value
     for required in ("database_url", "redis_url"):
         if required not in values:
-            raise SettingsError(f"{required.upper()} must be set")
+            raise SettingsError(f"{required.upper()} (or {required.upper()}_FILE) must be set")
     try:
-        return msgspec.convert(values, Settings, strict=False)
+        settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"invalid setting: {exc}") from exc
+    problems = unsafe_secrets(settings)
+    if problems:
+        raise SettingsError(
+            f"ENVIRONMENT={settings.environment} needs real secrets: "
+            + "; ".join(problems)
+            + " (set each, or NAME_FILE; sandbox values pass only with ENVIRONMENT=development"
+            " or test)"
+        )
+    return settings

@@ -1,6 +1,7 @@
 """Named SQL queries: each aggregate keeps its SQL in one queries.sql file.
 
-A query starts with a line `-- name: query_name`; comments inside it stay with it.
+A query starts with a line `-- name: query_name`; comments inside it stay with it (those
+before its first keyword stay in the file only).
 """
 
 from __future__ import annotations
@@ -18,19 +19,27 @@ class Queries:
         for line in path.read_text().splitlines():
             if line.startswith("-- name:"):
                 if name:
-                    self._queries[name] = "\n".join(lines).strip()
+                    self._queries[name] = _statement(lines)
                 name = line.removeprefix("-- name:").strip()
                 lines = []
             elif name:
                 lines.append(line)
         if name:
-            self._queries[name] = "\n".join(lines).strip()
+            self._queries[name] = _statement(lines)
 
     def __getattr__(self, name: str) -> str:
         try:
             return self._queries[name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+def _statement(lines: list[str]) -> str:
+    """A query's text without the comments before its first keyword: they are for the file's
+    reader; the statement starts with its verb (what a trace names the statement's span by)."""
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+        lines = lines[1:]
+    return "\n".join(lines).strip()
 
 
 def load(module_file: str) -> Queries:

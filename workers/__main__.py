@@ -20,6 +20,7 @@ import dataclasses
 import os
 import random
 import signal
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,9 @@ from redis.exceptions import RedisError
 from service import db, queue
 from service.backoff import delay_s
 from service.gc_tuning import freeze_startup_heap
+from service.health import workers as worker_health
 from service.settings import Settings, load_settings
+from workers import heartbeat
 from workers.settings import WorkerSettings, shutdown, startup
 
 log = structlog.get_logger(__name__)
@@ -146,9 +149,13 @@ async def serve(settings: Settings) -> None:
     if not await _start_up(ctx, supervisor):
         await redis.aclose()
         return  # told to stop before PostgreSQL answered
+    # Alive from here (service/health/workers.py): /readyz counts it, --health checks it.
+    member = worker_health.worker_id()
+    beating = asyncio.create_task(heartbeat.beat_forever(redis, member))
     try:
         await supervisor.run()
     finally:
+        await heartbeat.stop_beating(redis, member, beating)
         if supervisor.worker is not None:
             with contextlib.suppress(RedisError, OSError):
                 await redis.delete(supervisor.worker.health_check_key)
@@ -176,8 +183,16 @@ async def _start_up(ctx: dict[str, Any], supervisor: Supervisor) -> bool:
     return False
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """`python -m workers`: run a worker. `python -m workers --health`: exit 0 when a worker of
+    this host (container) beat its heartbeat within the last few seconds, else 1 (for a
+    container's health check)."""
+    args = sys.argv[1:] if argv is None else argv
     settings = load_settings(os.environ)
+    if args == ["--health"]:
+        sys.exit(0 if asyncio.run(heartbeat.healthy(settings)) else 1)
+    if args:
+        sys.exit(f"usage: python -m workers [--health]; not {' '.join(args)!r}")
     freeze_startup_heap()
     asyncio.run(serve(settings))
 

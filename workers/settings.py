@@ -11,14 +11,16 @@ import structlog
 from arq import cron, func
 
 from schemas.jobs import DISPATCH_JOB, DispatchOperation
-from service import db, logs, queue
+from service import db, ids, logs, queue, request_ids, tracing
 from service.clock import system_clock
-from service.metrics.counters import ProviderCalls
+from service.metrics.counters import ProviderCalls, WebhookDeliveries
 from service.retention import logic as retention
 from service.sending.channel import Channel
 from service.settings import Settings, load_settings
+from service.tracing import Tracing
 from workers.channels.conversations import ConversationsChannel
 from workers.channels.http import ProviderClient
+from workers.channels.observed import ObservedChannel
 from workers.channels.sms import MessagesApiChannel
 from workers.channels.whatsapp import WhatsAppChannel
 from workers.dispatch import Dispatcher
@@ -43,6 +45,7 @@ def build_dispatcher(
     limiter: RateLimiter | None = None,
     leases: SenderLeases | None = None,
     provider_calls: ProviderCalls | None = None,
+    traces: Tracing | None = None,
 ) -> Dispatcher:
     provider = {
         "base_url": settings.provider_base_url,
@@ -55,6 +58,8 @@ def build_dispatcher(
         "WHATSAPP": WhatsAppChannel(client, status_callback_url=status_callback, **provider),
         "CONVERSATIONS": ConversationsChannel(client, pool, clock, **provider),
     }
+    observed = traces or Tracing()
+    channels = {name: ObservedChannel(channel, observed) for name, channel in channels.items()}
     return Dispatcher(
         pool=pool,
         channels=channels,
@@ -75,6 +80,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or load_settings(os.environ)
     logs.configure(settings)
     ctx["settings"] = settings
+    # Given (a test's in-memory exporter), its owner instruments the libraries and flushes it.
+    if ctx.get("tracing") is None:
+        ctx["tracing"] = tracing.from_settings(settings, service_name="comms-worker")
+        ctx["tracing"].instrument_libraries()
+        ctx["owns_tracing"] = True
     ctx["pool"] = await db.create_pool(
         settings.database_url,
         min_size=settings.db_pool_min,
@@ -83,6 +93,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     ctx["http"] = provider_client(settings)
     ctx["webhook_http"] = webhook_client(settings)
+    ctx["webhook_deliveries"] = WebhookDeliveries(ctx["redis"])
     ctx["dispatcher"] = build_dispatcher(
         settings,
         ctx["pool"],
@@ -91,6 +102,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         RateLimiter(ctx["redis"]),
         SenderLeases(ctx["redis"]),
         ProviderCalls(ctx["redis"]),
+        ctx["tracing"],
     )
 
 
@@ -98,6 +110,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["http"].aclose()
     await ctx["webhook_http"].aclose()
     await ctx["pool"].close()
+    if ctx.get("owns_tracing"):
+        ctx["tracing"].shutdown()
 
 
 async def dispatch_operation(ctx: dict[str, Any], payload: dict[str, Any]) -> int:
@@ -107,13 +121,30 @@ async def dispatch_operation(ctx: dict[str, Any], payload: dict[str, Any]) -> in
     """
     job = msgspec.convert(payload, DispatchOperation)
     dispatcher: Dispatcher = ctx["dispatcher"]
-    return await dispatcher.run(uuid.UUID(job.operation_id))
+    traces: Tracing = ctx["tracing"]
+    operation_id = uuid.UUID(job.operation_id)
+    with (
+        request_ids.bound(job.request_id),
+        tracing.job_span(
+            traces.tracer,
+            DISPATCH_JOB,
+            job.traceparent,
+            **{"comms.operation_id": ids.encode(ids.OPERATION, operation_id)},
+        ),
+    ):
+        log.info("dispatching", operation_id=ids.encode(ids.OPERATION, operation_id))
+        handled = await dispatcher.run(operation_id)
+        log.info(
+            "dispatched", operation_id=ids.encode(ids.OPERATION, operation_id), handled=handled
+        )
+        return handled
 
 
 async def send_due(ctx: dict[str, Any]) -> int:
     """Every second: whatever is due (scheduled, retries, expired leases, lost enqueues)."""
     dispatcher: Dispatcher = ctx["dispatcher"]
-    return await dispatcher.run()
+    with tracing.untraced(ctx.get("tracing")):
+        return await dispatcher.run()
 
 
 async def purge_expired(ctx: dict[str, Any]) -> int:
@@ -121,13 +152,14 @@ async def purge_expired(ctx: dict[str, Any]) -> int:
     retention; expired idempotency keys."""
     settings: Settings = ctx["settings"]
     dispatcher: Dispatcher = ctx["dispatcher"]
-    return await retention.purge(
-        ctx["pool"], now=dispatcher.clock(), retention_days=settings.retention_days
-    )
+    with tracing.untraced(ctx.get("tracing")):
+        return await retention.purge(
+            ctx["pool"], now=dispatcher.clock(), retention_days=settings.retention_days
+        )
 
 
 class WorkerSettings:
-    functions = [func(dispatch_operation, name=DISPATCH_JOB)]
+    functions = [func(dispatch_operation, name=DISPATCH_JOB, keep_result=0)]
     cron_jobs = [
         cron(send_due, second=set(range(60)), unique=True, run_at_startup=True),
         cron(purge_expired, minute=17, second=0, unique=True, timeout=3600),

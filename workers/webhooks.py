@@ -13,13 +13,19 @@ from typing import Any
 
 import aiohttp
 import httpx
+import structlog
 from httpx_aiohttp import HttpxAiohttpClient
 from httpx_aiohttp.transport import AiohttpTransport
+from redis.exceptions import RedisError
 
+from service import tracing
 from service.clock import system_clock
+from service.metrics.counters import WebhookDeliveries
 from service.settings import Settings
 from service.webhooks import delivery
 from service.webhooks.destinations import PublicAddressesOnly
+
+log = structlog.get_logger(__name__)
 
 # Rounds of sending per run, so a backlog drains within a run without holding it for long.
 DELIVERY_ROUNDS = 10
@@ -58,6 +64,11 @@ def webhook_client(settings: Settings) -> httpx.AsyncClient:
 
 async def relay_events(ctx: dict[str, Any]) -> int:
     """Every second: record deliveries of new events, then send the due ones."""
+    with tracing.untraced(ctx.get("tracing")):
+        return await _relay_events(ctx)
+
+
+async def _relay_events(ctx: dict[str, Any]) -> int:
     settings: Settings = ctx["settings"]
     clock = ctx.get("clock") or system_clock
     await delivery.fan_out(
@@ -67,6 +78,7 @@ async def relay_events(ctx: dict[str, Any]) -> int:
         retry_window=timedelta(hours=settings.webhook_retry_hours),
     )
     rng: random.Random = ctx.setdefault("webhook_rng", random.Random())  # noqa: S311 (jitter, not secrets)
+    counts: WebhookDeliveries | None = ctx.get("webhook_deliveries")
     sent = 0
     for _ in range(DELIVERY_ROUNDS):
         done = await delivery.deliver_due(
@@ -76,8 +88,14 @@ async def relay_events(ctx: dict[str, Any]) -> int:
             rng=rng,
             allow_loopback=settings.webhook_loopback_allowed,
             concurrency=settings.webhook_concurrency,
+            counts=counts,
         )
         sent += done
         if done == 0:
             break
+    if counts is not None:
+        try:
+            await counts.flush()
+        except RedisError:  # metrics never cost a delivery; the counts are lost, not the tries
+            log.warning("could not add webhook delivery counts to Redis", exc_info=True)
     return sent

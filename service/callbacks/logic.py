@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import asyncpg
@@ -47,12 +47,21 @@ def conversations_receipt(form: dict[str, str], now: datetime) -> store.Receipt 
 
 
 async def apply_receipts(
-    pool: asyncpg.Pool, receipts: Sequence[store.Receipt]
+    pool: asyncpg.Pool,
+    receipts: Sequence[store.Receipt],
+    *,
+    lag: Callable[[str, float], None] | None = None,
 ) -> list[store.Applied | None]:
     """Apply receipts in arrival order, in as few statements as that order allows; for each,
-    what it moved. One naming a provider sid no attempt has yet is kept until one has it."""
+    what it moved. One naming a provider sid no attempt has yet is kept until one has it.
+    `lag` is told, for each receipt of a known attempt, its status and the seconds since the
+    attempt's call."""
     applied: list[store.Applied | None] = [None] * len(receipts)
     resolved = await store.resolve_attempts(pool, receipts)
+    if lag is not None:
+        for index, attempt in resolved.items():
+            receipt = receipts[index]
+            lag(receipt.status, (receipt.received_at - attempt.attempted_at).total_seconds())
     # Rounds of at most one receipt per message, so that one statement applies each round;
     # a message's receipts go in arrival order, one round after another.
     rounds: list[list[int]] = []

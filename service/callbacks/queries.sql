@@ -12,7 +12,7 @@ RETURNING provider_sid, status, error_code, error_message, received_at;
 -- name: resolve_attempts
 -- The attempt (and its message) each receipt is for: by our attempt id, or the provider sid.
 -- A message never changes attempts' message_id, so what this finds stays true.
-SELECT r.ordinal, a.id AS attempt_id, a.message_id
+SELECT r.ordinal, a.id AS attempt_id, a.message_id, a.attempted_at
 FROM unnest($1::int[], $2::uuid[], $3::text[]) AS r(ordinal, attempt_id, provider_sid)
 JOIN attempts a ON a.id = r.attempt_id OR (r.attempt_id IS NULL AND a.provider_sid = r.provider_sid);
 

@@ -46,6 +46,8 @@ class Moved(msgspec.Struct, frozen=True):
 class ResolvedAttempt(msgspec.Struct, frozen=True):
     attempt_id: uuid.UUID
     message_id: uuid.UUID
+    # When its provider call was made (the callback lag is measured from it).
+    attempted_at: datetime
 
 
 async def resolve_attempts(
@@ -58,7 +60,10 @@ async def resolve_attempts(
         [r.attempt_id for r in receipts],
         [r.provider_sid for r in receipts],
     )
-    return {row["ordinal"]: ResolvedAttempt(row["attempt_id"], row["message_id"]) for row in rows}
+    return {
+        row["ordinal"]: ResolvedAttempt(row["attempt_id"], row["message_id"], row["attempted_at"])
+        for row in rows
+    }
 
 
 async def apply_receipts(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -66,6 +67,10 @@ def render_event(row: store.EventRow, base_url: str) -> CloudEvent:
         "time": rfc3339(row.occurred_at),
         "specversion": "1.0",
         "datacontenttype": "application/json",
+        # Extension attributes: the send's request id, and its trace (CloudEvents' distributed
+        # tracing extension), so an event leads back to the request that caused it.
+        "requestid": row.request_id,
+        "traceparent": row.traceparent,
     }
     if row.message_id is None:
         return OperationCloudEvent(**envelope, data=OperationEventData(operation_id=operation))
@@ -88,6 +93,35 @@ def render_event(row: store.EventRow, base_url: str) -> CloudEvent:
 
 def _address(address: str | None, channel: str | None) -> EventAddress | None:
     return EventAddress(address, channel or "") if address else None
+
+
+class StatusChange(msgspec.Struct, frozen=True):
+    """A message's move to a status (QUEUED, SENT …), with the route it was on then."""
+
+    status: str
+    error_code: int | None
+    route_index: int | None
+    occurred_at: datetime
+
+
+async def message_status_changes(
+    pool: asyncpg.Pool, *, account_sid: str, operation_id: str, message_id: str
+) -> list[StatusChange]:
+    """A message's status changes in the order they happened (none for another account's)."""
+    operation_key = ids.decode(ids.OPERATION, operation_id)
+    message_key = ids.decode(ids.MESSAGE, message_id)
+    if operation_key is None or message_key is None:
+        return []
+    rows = await store.message_events(pool, operation_key, message_key, account_sid)
+    return [
+        StatusChange(
+            status=row.type.removeprefix("message.").upper(),
+            error_code=row.error_code,
+            route_index=row.route_index,
+            occurred_at=row.occurred_at,
+        )
+        for row in rows
+    ]
 
 
 def parse_last_event_id(text: str | None) -> int:

@@ -17,15 +17,24 @@ SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint >= $1;
 -- One operation's events after $2 up to $3, in order (events_operation_idx), with what their
 -- CloudEvents say (the event_details view).
 SELECT id, operation_id, message_id, type, error_code, occurred_at, from_address, from_channel,
-       to_address, to_channel, tags, tries, downstream_id
+       to_address, to_channel, tags, tries, downstream_id, request_id, traceparent
 FROM event_details
 WHERE operation_id = $1 AND id > $2 AND id <= $3
 ORDER BY id
 LIMIT $4;
 
+-- name: message_events
+-- One message's status changes, in order. There is no index on message_id (every status change
+-- would pay for one): events_operation_idx narrows the read to the message's operation (at most
+-- a few events per message of it), and the message is picked from those.
+SELECT type, error_code, route_index, occurred_at
+FROM events
+WHERE operation_id = $1 AND message_id = $2 AND account_sid = $3
+ORDER BY id;
+
 -- name: events_by_id
 SELECT id, operation_id, message_id, type, error_code, occurred_at, from_address, from_channel,
-       to_address, to_channel, tags, tries, downstream_id
+       to_address, to_channel, tags, tries, downstream_id, request_id, traceparent
 FROM event_details
 WHERE id = ANY($1::bigint[])
 ORDER BY id;

@@ -10,42 +10,31 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import HeaderParameter, PathParameter
+from litestar.params import HeaderParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from schemas.events import CloudEvent, MessageCloudEvent
+from schemas.events import CloudEvent
 from service.auth import account_sid_of
 from service.events import logic
-from service.openapi import ERROR_RESPONSES
+from service.openapi import examples
+from service.operations.routes import OperationIdPath
 from service.state import AppState
 
-OperationIdPath = Annotated[str, PathParameter(description="comms_operation_…")]
-
-_SSE_EXAMPLE = (
-    "id: 4711\n"
-    "event: com.twilio.comms-api.message.delivered\n"
-    'data: {"id":"4711","source":"https://comms.example/v1/Messages/Operations/comms_operation_'
-    '01m8h0jzqsechs3yv6kh2qxj5m","type":"com.twilio.comms-api.message.delivered",'
-    '"time":"2026-11-25T10:00:01.250Z","data":{"operation_id":"comms_operation_'
-    '01m8h0jzqsechs3yv6kh2qxj5m","message_id":"comms_message_01m8h0jzqtf5v9w3b8m2n6k4x1",'
-    '"downstream_id":"SM0123456789abcdef0123456789abcdef","attempt":1,"error_code":null,'
-    '"from":{"address":"+15017122661","channel":"SMS"},"to":{"address":"+15558675310",'
-    '"channel":"PHONE"},"tags":{"campaign":"spring"}},"specversion":"1.0",'
-    '"datacontenttype":"application/json","subject":"comms_message_01m8h0jzqtf5v9w3b8m2n6k4x1"}'
-    "\n\n"
+_SSE_EXAMPLE = "".join(
+    f"id: {event.id}\nevent: {event.type}\ndata: {msgspec.json.encode(event).decode()}\n\n"
+    for event in (examples.MESSAGE_DELIVERED, examples.OPERATION_COMPLETED)
 )
 EVENT_STREAM = ResponseSpec(
-    data_container=MessageCloudEvent,
+    data_container=str,
     media_type="text/event-stream",
     generate_examples=False,
     description="A stream of Server-Sent Events: `id:` is the event's increasing number, "
-    "`event:` its CloudEvents type, `data:` the CloudEvent as JSON (the same body webhooks "
-    "get; the schema shows a message event, an operation event's `data` is `{operation_id}` "
-    "and it has no `subject`). "
-    "Operation events (scheduled, processing, completed, canceled) and message events (queued, "
-    "sent, delivered, undelivered, failed, read) come in the order they happened. The stream "
-    "ends once the operation is COMPLETED or CANCELED and every message is terminal.",
-    examples=[Example(summary="One event", value=_SSE_EXAMPLE)],
+    "`event:` its CloudEvents type, `data:` the CloudEvent as JSON (the `CloudEvent` schema: "
+    "the same body webhooks get). Operation events (scheduled, processing, completed, "
+    "canceled) and message events (queued, sent, delivered, undelivered, failed, read) come "
+    "in the order they happened; a comment line (`: idle`) keeps an idle stream open. The "
+    "stream ends once the operation is COMPLETED or CANCELED and every message is terminal.",
+    examples=[Example(id="example", summary="Two events", value=_SSE_EXAMPLE)],
 )
 
 
@@ -65,7 +54,7 @@ class OperationEventsController(Controller):
         summary="Follow an operation's events (Server-Sent Events) (ext)",
         description="Every status change of the operation and of its messages, in order, as "
         "they happen. Reconnect with `Last-Event-ID` to resume after the last event received.",
-        responses={**ERROR_RESPONSES, 200: EVENT_STREAM},
+        responses={200: EVENT_STREAM},
     )
     async def stream(
         self,
@@ -76,7 +65,8 @@ class OperationEventsController(Controller):
             str | None,
             HeaderParameter(
                 name="Last-Event-ID",
-                description="Resume after this event id (what the last `id:` said).",
+                description="Resume after this event id (what the last `id:` said); a "
+                "browser's EventSource sends it when it reconnects.",
                 schema_extra={"examples": ["4711"]},
             ),
         ] = None,

@@ -31,6 +31,9 @@ class EventRow(msgspec.Struct, frozen=True):
     tags: dict[str, str] | None
     tries: int
     downstream_id: str | None
+    # The operation's: the request that created it (migrations/0013).
+    request_id: str | None = None
+    traceparent: str | None = None
 
 
 async def last_event_id(conn: Connection) -> int:
@@ -52,6 +55,20 @@ async def operation_events(
 ) -> list[EventRow]:
     rows = await conn.fetch(Q.operation_events, operation_id, after, upto, limit)
     return [EventRow(**dict(row)) for row in rows]
+
+
+class MessageEventRow(msgspec.Struct, frozen=True):
+    type: str
+    error_code: int | None
+    route_index: int | None
+    occurred_at: datetime
+
+
+async def message_events(
+    conn: Connection, operation_id: uuid.UUID, message_id: uuid.UUID, account_sid: str
+) -> list[MessageEventRow]:
+    rows = await conn.fetch(Q.message_events, operation_id, message_id, account_sid)
+    return [MessageEventRow(**dict(row)) for row in rows]
 
 
 async def events_by_id(conn: Connection, ids: Sequence[int]) -> list[EventRow]:

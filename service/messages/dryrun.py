@@ -41,6 +41,7 @@ async def preview_send(
     account_sid: str,
     request: wire.SendMessagesRequest,
     now: datetime,
+    base_url: str,
     unregistered_mps: float | None = None,
     allow_loopback: bool = False,
 ) -> wire.DryRunResult:
@@ -64,7 +65,7 @@ async def preview_send(
         if row.routes:
             index, opted_out = rules.route_after_opt_outs(row.routes, suppressed)
             route = row.routes[index]
-        recipient = _preview_recipient(plan, row, route, opted_out)
+        recipient = _preview_recipient(plan, row, route, opted_out, base_url)
         recipients.append(recipient)
         if recipient.status != "FAILED" and route is not None:
             due = row.scheduled_for or now
@@ -89,7 +90,7 @@ async def preview_send(
 
 
 def _preview_recipient(
-    plan: SendPlan, row: MessageRecord, route: Route | None, opted_out: bool
+    plan: SendPlan, row: MessageRecord, route: Route | None, opted_out: bool, base_url: str
 ) -> wire.DryRunRecipient:
     status = row.status
     error: tuple[int, str] | None = None
@@ -129,7 +130,7 @@ def _preview_recipient(
         scheduled_for=rfc3339_or_none(row.scheduled_for),
         suppressed=opted_out,
         error=wire.ErrorDetail(
-            code=error[0], message=error[1], info_url=error_codes.info_url(error[0])
+            code=error[0], message=error[1], info_url=error_codes.info_url(error[0], base_url)
         )
         if error
         else None,

@@ -9,10 +9,11 @@ from typing import Any, get_args
 
 import asyncpg
 import msgspec
+import structlog
 
 from schemas import messages as wire
 from schemas.common import Pagination, Related
-from service import filters, ids
+from service import error_codes, filters, ids, request_ids, tracing
 from service.clock import rfc3339, rfc3339_or_none
 from service.error_codes import QUEUE_OVERFLOW, UNADDRESSABLE
 from service.errors import NotFound, ValidationFailed
@@ -24,6 +25,8 @@ from service.pagination import Position, decode_position, position_page, query_f
 from service.senders import logic as sender_logic
 from service.senders import rates as sender_rates
 from service.webhooks import logic as webhooks
+
+log = structlog.get_logger(__name__)
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -119,10 +122,20 @@ async def accept_send(
             now=now,
             status_callback=request.status_callback,
             status_callback_secret=ids.signing_secret() if request.status_callback else None,
+            # The request's id and trace go with everything the send leads to (provider calls,
+            # events), whenever that happens (service/request_ids.py, service/tracing.py).
+            request_id=request_ids.current(),
+            traceparent=tracing.traceparent(),
         )
         await store.copy_messages(conn, records)
         if claim is not None:
             await idempotency.complete(conn, claim, operation_id)
+    log.info(
+        "send accepted",
+        operation_id=ids.encode(ids.OPERATION, operation_id),
+        recipients=len(records),
+        due_now=due_now,
+    )
     return operation_id, due_now
 
 
@@ -289,19 +302,19 @@ def _message_fields(row: store.MessageRow, base_url: str) -> dict[str, Any]:
     }
 
 
-def present_attempt(row: store.AttemptRow) -> wire.AttemptRead:
+def present_attempt(row: store.AttemptRow, base_url: str) -> wire.AttemptRead:
     error = None
     if row.error_code is not None:
         error = wire.ErrorDetail(
             code=row.error_code,
             message=row.error_message or "",
-            info_url=f"https://www.twilio.com/docs/api/errors/{row.error_code}",
+            info_url=error_codes.info_url(row.error_code, base_url),
         )
     to_channel = {"SMS": "PHONE"}.get(row.channel, row.channel)
     return wire.AttemptRead(
         id=row.provider_sid or ids.encode(ids.ATTEMPT, row.id),
         channel=row.channel,
-        from_=wire.AddressOut(address=row.from_address, channel=row.channel),
+        from_=wire.SenderOut(address=row.from_address, channel=row.channel),
         to=[wire.AddressOut(address=row.to_address, channel=to_channel)],
         status="QUEUED" if row.status == "SUBMITTING" else row.status,
         attempted_at=rfc3339(row.attempted_at),
@@ -331,7 +344,7 @@ async def get_message(
         )
         if content
         else None,
-        attempts=[present_attempt(a) for a in attempts],
+        attempts=[present_attempt(a, base_url) for a in attempts],
     )
 
 

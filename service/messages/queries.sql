@@ -1,7 +1,8 @@
 -- name: insert_operation
 INSERT INTO operations (id, account_sid, status, tags, content, sender, validity_period,
-                        total, created_at, updated_at, status_callback, status_callback_secret)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11);
+                        total, created_at, updated_at, status_callback, status_callback_secret,
+                        request_id, traceparent)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13);
 
 -- name: status_callback_secret
 SELECT status_callback_secret FROM operations WHERE id = $1;

@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
 from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
 from litestar.response import Redirect
 
@@ -25,17 +22,12 @@ from schemas.messages import (
     SendMessagesAccepted,
     SendMessagesRequest,
 )
-from service import ids, queue
+from service import error_codes, ids, queue
 from service.auth import account_sid_of
+from service.errors import ApiError
+from service.idempotency.logic import MAX_KEY_LENGTH
 from service.messages import dryrun, logic
-from service.openapi import (
-    DRY_RUN_RESULT,
-    ERROR_RESPONSES,
-    IDEMPOTENCY_RESPONSES,
-    SEARCH_EXAMPLE,
-    SEEK_RESPONSES,
-    SEND_EXAMPLE,
-)
+from service.openapi import examples
 from service.query_params import (
     EndDateParam,
     PageSizeParam,
@@ -50,7 +42,11 @@ StatusParam = Annotated[
     QueryParameter(
         name="status",
         description=STATUS_FILTER_TEXT,
-        schema_extra={"enum": list(logic.MESSAGE_STATUSES)},
+        schema_extra={
+            "title": "MessageStatus",
+            "enum": list(logic.MESSAGE_STATUSES),
+            "examples": ["FAILED"],
+        },
     ),
 ]
 ChannelParam = Annotated[
@@ -58,7 +54,11 @@ ChannelParam = Annotated[
     QueryParameter(
         name="channel",
         description=CHANNEL_FILTER_TEXT,
-        schema_extra={"enum": list(logic.RECIPIENT_CHANNELS)},
+        schema_extra={
+            "title": "RecipientChannel",
+            "enum": list(logic.RECIPIENT_CHANNELS),
+            "examples": ["WHATSAPP"],
+        },
     ),
 ]
 AddressParam = Annotated[
@@ -72,17 +72,20 @@ OperationIdParam = Annotated[
     QueryParameter(
         name="operationId",
         description="Messages of one operation.",
-        schema_extra={"pattern": ids.pattern(ids.OPERATION)},
+        schema_extra={
+            "pattern": ids.pattern(ids.OPERATION),
+            "examples": [examples.OPERATION_ID],
+        },
     ),
 ]
+SendBody = Annotated[SendMessagesRequest, Body(media_type=RequestEncodingType.JSON)]
 
 
-_ACCEPTED_HEADERS = {
-    "Location": "The operation's URL",
-    "operation-location": "The operation's URL",
-    "operation-id": "The operation's id",
-    "resource-location": "Where the operation's messages are listed",
-}
+class DryRunMoved(ApiError):
+    """dryRun is not offered on the send: POST /v1/Messages/DryRun previews a send."""
+
+    status_code = 400
+    code = error_codes.INVALID_FIELD.code
 
 
 class MessagesController(Controller):
@@ -94,69 +97,36 @@ class MessagesController(Controller):
         status_code=202,
         operation_id="SendMessages",
         summary="Send messages to up to 10,000 recipients",
-        description="Validates and stores the operation and its messages, then answers 202; "
-        "sending happens in workers. With `dryRun=true` (ext) it validates the same way and "
-        "answers 200 with what each message would be, storing and sending nothing.",
-        response_headers=[
-            ResponseHeader(name=name, description=text, documentation_only=True)
-            for name, text in _ACCEPTED_HEADERS.items()
-        ],
-        responses={
-            **ERROR_RESPONSES,
-            **IDEMPOTENCY_RESPONSES,
-            202: ResponseSpec(
-                data_container=SendMessagesAccepted,
-                generate_examples=False,
-                description="Accepted: the operation and its messages are stored",
-                examples=[
-                    Example(
-                        value={
-                            "operationId": "comms_operation_01m8h0jzqsechs3yv6kh2qxj5m",
-                            "operationLocation": "https://comms.example/v1/Messages/Operations/"
-                            "comms_operation_01m8h0jzqsechs3yv6kh2qxj5m",
-                        }
-                    )
-                ],
-            ),
-            200: DRY_RUN_RESULT,
-        },
+        description="Validates the whole request (answering 400 with every problem found), "
+        "stores the operation and its messages, then answers 202; sending happens afterwards "
+        "in workers, at each sender's rate. A repeat with the same `Idempotency-Key` and body "
+        "replays the first answer (`Idempotent-Replayed: true`). To preview a send without "
+        "storing or sending anything, use POST /v1/Messages/DryRun (`dryRun=true` here is "
+        "refused with 400).",
+        response_description="Accepted: the operation and all its messages are stored.",
     )
     async def send(
         self,
         request: Request[Any, Any, Any],
-        data: Annotated[
-            SendMessagesRequest,
-            Body(media_type=RequestEncodingType.JSON, examples=[SEND_EXAMPLE]),
-        ],
+        data: SendBody,
         comms: NamedDependency[AppState],
         idempotency_key: Annotated[
             str | None,
             HeaderParameter(
                 name="Idempotency-Key",
-                description="(ext) Replays the first answer for 24 h; another body → 422; "
+                description="(ext) 1..255 characters of your choosing, kept 24 h per account: "
+                "a repeat with the same body replays the first answer; another body → 422; "
                 "while the first is in flight → 409.",
+                schema_extra={
+                    "minLength": 1,
+                    "maxLength": MAX_KEY_LENGTH,
+                    "examples": ["welcome-2026-11-25-batch-7"],
+                },
             ),
         ] = None,
-        dry_run: Annotated[
-            bool,
-            QueryParameter(
-                name="dryRun",
-                description="(ext) Validate and preview the send (200, DryRunResult): rendered "
-                "text, segments, sender, schedule and estimated completion per recipient. "
-                "Nothing is stored or sent; an Idempotency-Key is ignored.",
-            ),
-        ] = False,
-    ) -> Response[SendMessagesAccepted | DryRunResult]:
-        if dry_run:
-            preview = await dryrun.preview_send(
-                comms.pool,
-                account_sid=account_sid_of(request),
-                request=data,
-                now=comms.clock(),
-                unregistered_mps=comms.settings.unregistered_sender_mps,
-                allow_loopback=comms.settings.webhook_loopback_allowed,
-            )
-            return Response(preview, status_code=200)
+    ) -> Response[SendMessagesAccepted]:
+        if request.query_params.get("dryRun", "false").lower() not in ("false", "0"):
+            raise DryRunMoved(context="$.dryRun")
         accepted = await logic.send_messages(
             comms.pool,
             account_sid=account_sid_of(request),
@@ -190,13 +160,41 @@ class MessagesController(Controller):
             headers=headers,
         )
 
+    @post(
+        "/DryRun",
+        status_code=200,
+        operation_id="DryRunMessages",
+        summary="Preview a send without storing or sending anything (ext)",
+        description="Takes the body of Send Messages and checks it the same way (400 with "
+        "every problem). Answers, per recipient, the rendered text, its encoding and "
+        "segments, the chosen channel and sender, the scheduled time and whether it would be "
+        "suppressed (opted out); and per sender, when it would be done at its rate behind its "
+        "backlog. Nothing is stored or enqueued; an Idempotency-Key is ignored.",
+        response_description="What the send would do.",
+    )
+    async def dry_run(
+        self,
+        request: Request[Any, Any, Any],
+        data: SendBody,
+        comms: NamedDependency[AppState],
+    ) -> DryRunResult:
+        return await dryrun.preview_send(
+            comms.pool,
+            account_sid=account_sid_of(request),
+            request=data,
+            now=comms.clock(),
+            base_url=comms.base_url,
+            unregistered_mps=comms.settings.unregistered_sender_mps,
+            allow_loopback=comms.settings.webhook_loopback_allowed,
+        )
+
     @get(
         "/",
         operation_id="ListMessages",
         summary="List messages, newest first",
         description="Every filter given must match (AND). Pages are keyset cursors: rows that "
         "arrive meanwhile never shift a page.",
-        responses=ERROR_RESPONSES,
+        response_description="A page of messages.",
     )
     async def list_messages(
         self,
@@ -234,15 +232,12 @@ class MessagesController(Controller):
         summary="Search messages, newest first",
         description="The filters of List Messages in a JSON body (`tags` as a map); paging by "
         "query parameters.",
-        responses=ERROR_RESPONSES,
+        response_description="A page of messages.",
     )
     async def search(
         self,
         request: Request[Any, Any, Any],
-        data: Annotated[
-            SearchMessagesRequest,
-            Body(media_type=RequestEncodingType.JSON, examples=[SEARCH_EXAMPLE]),
-        ],
+        data: Annotated[SearchMessagesRequest, Body(media_type=RequestEncodingType.JSON)],
         comms: NamedDependency[AppState],
         page_size: PageSizeParam = PAGE_SIZE_DEFAULT,
         page_token: PageTokenParam = None,
@@ -262,8 +257,8 @@ class MessagesController(Controller):
         operation_id="SeekMessage",
         summary="Find the message that owns a provider SID",
         description="Redirects (307) to the message one of whose attempts has this provider SID "
-        "(SM…, MM… or IM…).",
-        responses={**ERROR_RESPONSES, **SEEK_RESPONSES},
+        "(SM…, MM… or IM…), under the prefix asked (/v1 or /preview).",
+        response_description="The message's URL is in `Location`.",
     )
     async def seek(
         self,
@@ -275,7 +270,7 @@ class MessagesController(Controller):
                 description="A provider SID of one of the message's attempts.",
                 min_length=1,
                 max_length=64,
-                schema_extra={"examples": ["SM0123456789abcdef0123456789abcdef"]},
+                schema_extra={"examples": [examples.PROVIDER_SID]},
             ),
         ],
     ) -> Redirect:
@@ -289,13 +284,25 @@ class MessagesController(Controller):
         "/{messageId:str}",
         operation_id="FetchMessage",
         summary="Fetch a message",
-        responses=ERROR_RESPONSES,
+        description="The message with its content as rendered for the recipient and every "
+        "attempt to deliver it (one per channel tried), each with its provider SID, status "
+        "and error.",
+        response_description="The message.",
     )
     async def fetch(
         self,
         request: Request[Any, Any, Any],
         comms: NamedDependency[AppState],
-        messageId: Annotated[str, PathParameter(description="comms_message_…")],
+        messageId: Annotated[
+            str,
+            PathParameter(
+                description="The message's id (comms_message_…).",
+                schema_extra={
+                    "pattern": ids.pattern(ids.MESSAGE),
+                    "examples": [examples.MESSAGE_ID],
+                },
+            ),
+        ],
     ) -> MessageDetail:
         return await logic.get_message(
             comms.pool,

@@ -94,6 +94,8 @@ async def insert_operation(
     now: datetime,
     status_callback: str | None = None,
     status_callback_secret: str | None = None,
+    request_id: str | None = None,
+    traceparent: str | None = None,
 ) -> None:
     await conn.execute(
         Q.insert_operation,
@@ -108,6 +110,8 @@ async def insert_operation(
         now,
         status_callback,
         status_callback_secret,
+        request_id,
+        traceparent,
     )
 
 

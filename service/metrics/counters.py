@@ -1,7 +1,8 @@
-"""Provider-call counters kept in Redis, so /metrics shows every worker's calls together.
+"""Worker counters kept in Redis, so /metrics shows every worker's counts together: provider
+calls, and webhook deliveries.
 
-A worker counts its calls in memory and adds them to two Redis hashes once per batch (one
-round trip): Prometheus counters that only grow (a flushed Redis looks like a restart).
+A worker counts in memory and adds its counts to Redis hashes once per batch (one round trip):
+Prometheus counters that only grow (a flushed Redis looks like a restart).
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ REQUESTS_KEY = "comms:metrics:provider_requests"  # "channel|outcome" -> calls
 SECONDS_KEY = "comms:metrics:provider_seconds"  # "channel|le" -> calls, "channel|sum" -> s
 BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 OUTCOMES = ("ACCEPTED", "TRANSIENT", "PERMANENT", "UNKNOWN")
+
+
+DELIVERIES_KEY = "comms:metrics:webhook_deliveries"  # "event_type|outcome" -> tries
+# A webhook delivery try's outcome, by the state it leaves the delivery in.
+DELIVERY_OUTCOMES = {"SUCCEEDED": "succeeded", "PENDING": "retried", "FAILED": "failed"}
 
 
 def bucket_label(bound: float) -> str:
@@ -50,6 +56,29 @@ class ProviderCalls:
                 pipe.hincrby(SECONDS_KEY, field, calls)
             for field, total in seconds.items():
                 pipe.hincrbyfloat(SECONDS_KEY, field, total)
+            await pipe.execute()
+
+
+class WebhookDeliveries:
+    """Webhook and statusCallback delivery tries made by this process and not yet added to
+    Redis, by CloudEvents type and outcome (succeeded, retried, failed: the delivery's state
+    after the try)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+        self._tries: Counter[str] = Counter()
+
+    def observe(self, event_type: str, delivery_status: str) -> None:
+        outcome = DELIVERY_OUTCOMES.get(delivery_status, delivery_status.lower())
+        self._tries[f"{event_type}|{outcome}"] += 1
+
+    async def flush(self) -> None:
+        if not self._tries:
+            return
+        tries, self._tries = self._tries, Counter()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for field, count in tries.items():
+                pipe.hincrby(DELIVERIES_KEY, field, count)
             await pipe.execute()
 
 

@@ -21,3 +21,12 @@ WHERE w.sender_key IS NOT NULL AND d.due > 0;
 -- name: scheduled_count
 -- Messages waiting for a later time (scheduled sends and retries not yet due).
 SELECT count(*) FROM messages WHERE due_at > $1;
+
+-- name: registered_sender_ids
+-- The sender id each (channel, address) is registered under (senders_address_idx), to label
+-- its series by id rather than by phone number. A number several accounts registered is one
+-- send queue: it takes the first registration's id.
+SELECT DISTINCT ON (channel, address) channel, address, id
+FROM senders
+WHERE (channel, address) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ORDER BY channel, address, id;

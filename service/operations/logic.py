@@ -145,8 +145,12 @@ async def list_errors(
     operation_id: str,
     page_size: int,
     page_token: str | None,
+    base_url: str = "",
 ) -> OperationErrorsPage:
-    """The operation's FAILED and UNDELIVERED messages, newest first, and counts per code."""
+    """The operation's FAILED and UNDELIVERED messages, newest first, and counts per code.
+
+    `base_url` prefixes the infoUrl of codes of our own (a path on this service without it).
+    """
     key = ids.decode(ids.OPERATION, operation_id)
     if key is None:
         raise NotFound()
@@ -163,19 +167,19 @@ async def list_errors(
         rows, page_size, query, after, lambda r: Position(r.created_at, r.id)
     )
     return OperationErrorsPage(
-        errors=[_present_error(r) for r in page],
+        errors=[_present_error(r, base_url) for r in page],
         counts=[ErrorCodeCount(code=c.code, count=c.count) for c in counts],
         pagination=Pagination(next=next_token, self=self_token),
     )
 
 
-def _present_error(row: store.ErrorRow) -> OperationError:
+def _present_error(row: store.ErrorRow, base_url: str) -> OperationError:
     error = None
     if row.error_code is not None:
         error = ErrorDetail(
             code=row.error_code,
             message=row.error_message or "",
-            info_url=error_codes.info_url(row.error_code),
+            info_url=error_codes.info_url(row.error_code, base_url),
         )
     return OperationError(
         message_id=ids.encode(ids.MESSAGE, row.id),

@@ -16,13 +16,9 @@ from schemas.operations import (
     OperationRead,
     OperationsPage,
 )
+from service import ids
 from service.auth import account_sid_of
-from service.openapi import (
-    CANCEL_ACCEPTED,
-    CANCEL_RESPONSES,
-    ERROR_RESPONSES,
-    OPERATION_ERRORS_PAGE,
-)
+from service.openapi import examples
 from service.operations import logic
 from service.query_params import (
     EndDateParam,
@@ -33,13 +29,23 @@ from service.query_params import (
 )
 from service.state import AppState
 
-OperationIdPath = Annotated[str, PathParameter(description="comms_operation_…")]
+OperationIdPath = Annotated[
+    str,
+    PathParameter(
+        description="The operation's id (comms_operation_…).",
+        schema_extra={"pattern": ids.pattern(ids.OPERATION), "examples": [examples.OPERATION_ID]},
+    ),
+]
 OperationStatusParam = Annotated[
     str | None,
     QueryParameter(
         name="status",
         description=OPERATION_STATUS_FILTER_TEXT,
-        schema_extra={"enum": list(logic.OPERATION_STATUSES)},
+        schema_extra={
+            "title": "OperationStatus",
+            "enum": list(logic.OPERATION_STATUSES),
+            "examples": ["COMPLETED"],
+        },
     ),
 ]
 
@@ -54,7 +60,7 @@ class OperationsController(Controller):
         summary="List operations, newest first",
         description="Every filter given must match (AND); `tags` match the operation's tags as "
         "sent. Pages are keyset cursors: operations that arrive meanwhile never shift a page.",
-        responses=ERROR_RESPONSES,
+        response_description="A page of operations.",
     )
     async def list_operations(
         self,
@@ -82,7 +88,10 @@ class OperationsController(Controller):
         "/{operationId:str}",
         operation_id="FetchOperation",
         summary="Fetch an operation",
-        responses=ERROR_RESPONSES,
+        description="Its status and exact counts of its messages by status (the eight status "
+        "counts always sum to `total`). They keep changing after COMPLETED as receipts and "
+        "fallback attempts arrive; the status never goes back.",
+        response_description="The operation.",
     )
     async def fetch(
         self,
@@ -102,7 +111,8 @@ class OperationsController(Controller):
         description="Cancels every SCHEDULED or QUEUED message a worker has not yet handed to a "
         "provider, in one step; the operation becomes CANCELED. Nothing left to cancel: 409, "
         "code 30409.",
-        responses={**ERROR_RESPONSES, **CANCEL_RESPONSES, 202: CANCEL_ACCEPTED},
+        response_description="Canceled: the messages not yet handed to a provider are CANCELED "
+        "and the operation is CANCELED. `Location` is the operation's URL.",
     )
     async def cancel(
         self,
@@ -126,7 +136,7 @@ class OperationsController(Controller):
         description="Newest first, with each message's error code and message; `counts` gives "
         "the number of FAILED and UNDELIVERED messages per error code over the whole operation "
         "(most frequent first; `code` null when the provider gave none).",
-        responses={**ERROR_RESPONSES, 200: OPERATION_ERRORS_PAGE},
+        response_description="A page of the operation's failed messages, and the counts.",
     )
     async def errors(
         self,
@@ -142,4 +152,5 @@ class OperationsController(Controller):
             operation_id=operationId,
             page_size=page_size,
             page_token=page_token,
+            base_url=comms.base_url,
         )

@@ -12,6 +12,7 @@ from schemas.messages import SenderIn
 from schemas.senders import (
     DEFAULT_MPS,
     MAX_MPS,
+    MAX_POOL_SENDERS,
     SenderCreate,
     SenderPoolCreate,
     SenderPoolRead,
@@ -124,8 +125,6 @@ async def delete_sender(pool: asyncpg.Pool, *, account_sid: str, sender_id: str)
 
 
 # Sender pools ---------------------------------------------------------------------------------
-
-MAX_POOL_SENDERS = 20
 
 
 async def _pool_senders(

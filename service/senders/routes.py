@@ -18,11 +18,30 @@ from schemas.senders import (
     SenderRead,
     SendersPage,
 )
+from service import ids
 from service.auth import account_sid_of
-from service.openapi import ERROR_RESPONSES, SENDER_EXISTS_RESPONSES
+from service.openapi import examples
 from service.query_params import PageSizeParam, PageTokenParam
 from service.senders import logic
 from service.state import AppState
+
+SenderIdPath = Annotated[
+    str,
+    PathParameter(
+        description="The sender's id (comms_sender_…).",
+        schema_extra={"pattern": ids.pattern(ids.SENDER), "examples": [examples.SENDER_ID]},
+    ),
+]
+SenderPoolIdPath = Annotated[
+    str,
+    PathParameter(
+        description="The sender pool's id (comms_senderpool_…).",
+        schema_extra={
+            "pattern": ids.pattern(ids.SENDER_POOL),
+            "examples": [examples.SENDER_POOL_ID],
+        },
+    ),
+]
 
 
 class SendersController(Controller):
@@ -34,7 +53,11 @@ class SendersController(Controller):
         status_code=201,
         operation_id="CreateSender",
         summary="Register a sender",
-        responses={**ERROR_RESPONSES, **SENDER_EXISTS_RESPONSES},
+        description="A number, short code, alphanumeric id or WhatsApp sender this account "
+        "sends from, with its kind and rate (message segments a second): no sender ever "
+        "exceeds its rate, whatever the number of workers. An address can be registered once "
+        "per channel.",
+        response_description="Registered. `Location` is its URL.",
     )
     async def create(
         self,
@@ -55,7 +78,8 @@ class SendersController(Controller):
         "/",
         operation_id="ListSenders",
         summary="List senders, newest first",
-        responses=ERROR_RESPONSES,
+        description="This account's senders, newest first.",
+        response_description="A page of senders.",
     )
     async def list_senders(
         self,
@@ -75,13 +99,14 @@ class SendersController(Controller):
         "/{senderId:str}",
         operation_id="FetchSender",
         summary="Fetch a sender",
-        responses=ERROR_RESPONSES,
+        description="One of this account's senders.",
+        response_description="The sender.",
     )
     async def fetch(
         self,
         request: Request[Any, Any, Any],
         comms: NamedDependency[AppState],
-        senderId: Annotated[str, PathParameter(description="comms_sender_…")],
+        senderId: SenderIdPath,
     ) -> SenderRead:
         return await logic.get_sender(
             comms.pool, account_sid=account_sid_of(request), sender_id=senderId
@@ -91,13 +116,14 @@ class SendersController(Controller):
         "/{senderId:str}",
         operation_id="DeleteSender",
         summary="Remove a sender",
-        responses=ERROR_RESPONSES,
+        description="Sends that name it fail to resolve it; pools that list it no longer count it.",
+        response_description="Removed.",
     )
     async def remove(
         self,
         request: Request[Any, Any, Any],
         comms: NamedDependency[AppState],
-        senderId: Annotated[str, PathParameter(description="comms_sender_…")],
+        senderId: SenderIdPath,
     ) -> None:
         await logic.delete_sender(
             comms.pool, account_sid=account_sid_of(request), sender_id=senderId
@@ -113,7 +139,10 @@ class SenderPoolsController(Controller):
         status_code=201,
         operation_id="CreateSenderPool",
         summary="Create a sender pool",
-        responses=ERROR_RESPONSES,
+        description="Senders in priority order, for `from: {senderPoolId}`: a recipient is "
+        "tried on the first sender's channel that reaches it, then on the next (fallback). "
+        "`isDefault` makes it the pool of sends without `from`.",
+        response_description="Created. `Location` is its URL.",
     )
     async def create(
         self,
@@ -134,7 +163,8 @@ class SenderPoolsController(Controller):
         "/",
         operation_id="ListSenderPools",
         summary="List sender pools, newest first",
-        responses=ERROR_RESPONSES,
+        description="This account's sender pools, newest first.",
+        response_description="A page of sender pools.",
     )
     async def list_pools(
         self,
@@ -154,13 +184,14 @@ class SenderPoolsController(Controller):
         "/{senderPoolId:str}",
         operation_id="FetchSenderPool",
         summary="Fetch a sender pool",
-        responses=ERROR_RESPONSES,
+        description="One of this account's sender pools with its senders.",
+        response_description="The sender pool.",
     )
     async def fetch(
         self,
         request: Request[Any, Any, Any],
         comms: NamedDependency[AppState],
-        senderPoolId: Annotated[str, PathParameter(description="comms_senderpool_…")],
+        senderPoolId: SenderPoolIdPath,
     ) -> SenderPoolRead:
         return await logic.get_pool(
             comms.pool, account_sid=account_sid_of(request), pool_id=senderPoolId
@@ -170,14 +201,15 @@ class SenderPoolsController(Controller):
         "/{senderPoolId:str}",
         operation_id="UpdateSenderPool",
         summary="Change a sender pool",
-        responses=ERROR_RESPONSES,
+        description="Changes the fields given; the others stay.",
+        response_description="The sender pool as changed.",
     )
     async def update(
         self,
         request: Request[Any, Any, Any],
         data: SenderPoolUpdate,
         comms: NamedDependency[AppState],
-        senderPoolId: Annotated[str, PathParameter(description="comms_senderpool_…")],
+        senderPoolId: SenderPoolIdPath,
     ) -> SenderPoolRead:
         return await logic.update_pool(
             comms.pool,
@@ -191,13 +223,14 @@ class SenderPoolsController(Controller):
         "/{senderPoolId:str}",
         operation_id="DeleteSenderPool",
         summary="Remove a sender pool",
-        responses=ERROR_RESPONSES,
+        description="Sends that name it fail to resolve it.",
+        response_description="Removed.",
     )
     async def remove(
         self,
         request: Request[Any, Any, Any],
         comms: NamedDependency[AppState],
-        senderPoolId: Annotated[str, PathParameter(description="comms_senderpool_…")],
+        senderPoolId: SenderPoolIdPath,
     ) -> None:
         await logic.delete_pool(
             comms.pool, account_sid=account_sid_of(request), pool_id=senderPoolId

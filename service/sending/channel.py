@@ -28,6 +28,11 @@ class SendRequest(msgspec.Struct, frozen=True, kw_only=True):
     content_sid: str | None = None
     content_variables: dict[str, str] | None = None
     validity_period: int | None = None
+    # The send's request id, sent to the provider as X-Request-Id (service/request_ids.py).
+    request_id: str | None = None
+    # The trace the call belongs to (W3C traceparent): the send's, or the call's own span's
+    # once tracing is on in the worker; channels pass it on in the StatusCallback URL.
+    traceparent: str | None = None
 
 
 class SendResult(msgspec.Struct, frozen=True, kw_only=True):

@@ -42,7 +42,8 @@ RETURNING m.id, m.operation_id, m.account_sid, m.channel, m.address, m.variables
           m.scheduled_for, m.created_at, m.routes, m.route_index;
 
 -- name: load_operations
-SELECT id, content, sender, tags, validity_period FROM operations WHERE id = ANY($1::uuid[]);
+SELECT id, content, sender, tags, validity_period, request_id, traceparent
+FROM operations WHERE id = ANY($1::uuid[]);
 
 -- name: start_operations
 UPDATE operations SET status = 'PROCESSING', updated_at = $2

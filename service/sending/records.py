@@ -51,6 +51,9 @@ class OperationPlan(msgspec.Struct, frozen=True, kw_only=True):
     sender: dict[str, Any]
     tags: dict[str, str]
     validity_period: int
+    # The X-Request-Id and W3C traceparent of the request that created it (NULL: none known).
+    request_id: str | None = None
+    traceparent: str | None = None
 
 
 class EarlierAttempt(msgspec.Struct, frozen=True, kw_only=True):

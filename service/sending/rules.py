@@ -190,6 +190,8 @@ def plan_attempt(
         content_sid=content_sid if isinstance(content_sid, str) else None,
         content_variables=message.variables if content_sid else None,
         validity_period=max(1, int((expires - now).total_seconds())),
+        request_id=operation.request_id,
+        traceparent=operation.traceparent,
     )
     return attempt, request
 

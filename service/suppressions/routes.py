@@ -13,7 +13,6 @@ from schemas.common import PAGE_SIZE_DEFAULT
 from schemas.suppressions import SuppressionCreate, SuppressionRead, SuppressionsPage
 from service.auth import account_sid_of
 from service.callbacks.routes import signed_form
-from service.openapi import ERROR_RESPONSES
 from service.query_params import PageSizeParam, PageTokenParam
 from service.state import AppState
 from service.suppressions import logic
@@ -53,7 +52,7 @@ class SuppressionsController(Controller):
         description="Sends from this account to the address fail with 21610 without a "
         "provider call, and its messages not yet handed to a provider are canceled, as an "
         "inbound STOP does. Suppressing an address already listed answers the existing entry.",
-        responses=ERROR_RESPONSES,
+        response_description="Suppressed (or already). `Location` is its URL.",
     )
     async def create(
         self,
@@ -74,7 +73,8 @@ class SuppressionsController(Controller):
         "/",
         operation_id="ListSuppressions",
         summary="List suppressed recipients, newest first",
-        responses=ERROR_RESPONSES,
+        description="This account's suppressed recipients, newest first, or one address's.",
+        response_description="A page of suppressions.",
     )
     async def list_suppressions(
         self,
@@ -97,7 +97,7 @@ class SuppressionsController(Controller):
         operation_id="DeleteSuppression",
         summary="Lift a suppression",
         description="Sends to the address go out again (as after an inbound START).",
-        responses=ERROR_RESPONSES,
+        response_description="Lifted.",
     )
     async def remove(
         self,

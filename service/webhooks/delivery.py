@@ -23,9 +23,11 @@ import httpx
 import msgspec
 import structlog
 
+from schemas.events import EVENT_TYPE_PREFIX
 from service import ids
 from service.events import logic as events
 from service.events import store as event_store
+from service.metrics.counters import WebhookDeliveries
 from service.webhooks import retries, store
 from service.webhooks.destinations import RefusedAddress, RefusedDestination, check_destination
 from service.webhooks.signing import signed_headers
@@ -116,8 +118,10 @@ async def deliver_due(
     concurrency: int = 16,
     lease: timedelta = timedelta(minutes=2),
     monotonic: Callable[[], float] = time.monotonic,
+    counts: WebhookDeliveries | None = None,
 ) -> int:
-    """Send the deliveries due now (up to `limit`) and record every try; return how many."""
+    """Send the deliveries due now (up to `limit`) and record every try; return how many.
+    `counts` is told each try's outcome once it is recorded."""
     lease_until = now + lease
     claimed = await store.claim_due_deliveries(pool, now, limit, lease_until)
     if not claimed:
@@ -138,6 +142,9 @@ async def deliver_due(
     await asyncio.gather(*(send_in_order(group) for group in by_target.values()))
     records = [record_try(delivery, outcomes[delivery.id], now, rng) for delivery in claimed]
     await record_tries(pool, records, now, lease_until)
+    if counts is not None:
+        for delivery, record in zip(claimed, records, strict=True):
+            counts.observe(EVENT_TYPE_PREFIX + delivery.event_type, record.delivery_status)
     return len(claimed)
 
 

@@ -132,7 +132,7 @@ UPDATE webhook_deliveries d
 SET next_try_at = $3
 FROM due
 WHERE d.id = due.id
-RETURNING d.id, d.event_id, d.url, d.body, d.tries, d.retry_until,
+RETURNING d.id, d.event_id, d.event_type, d.url, d.body, d.tries, d.retry_until,
           CASE WHEN d.endpoint_id IS NULL
                THEN (SELECT o.status_callback_secret FROM operations o WHERE o.id = d.operation_id)
                ELSE (SELECT w.secret FROM webhook_endpoints w WHERE w.id = d.endpoint_id)

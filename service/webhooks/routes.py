@@ -19,8 +19,9 @@ from schemas.webhooks import (
     WebhookRead,
     WebhooksPage,
 )
+from service import ids
 from service.auth import account_sid_of
-from service.openapi import ERROR_RESPONSES, WEBHOOK_CREATE_RESPONSES
+from service.openapi import examples
 from service.operations.routes import OperationIdPath
 from service.query_params import PageSizeParam, PageTokenParam
 from service.state import AppState
@@ -29,15 +30,15 @@ from service.webhooks import logic
 WebhookIdPath = Annotated[
     str,
     PathParameter(
-        description="comms_webhook_…",
-        schema_extra={"examples": ["comms_webhook_01m8h0jzqsechs3yv6kh2qxj5m"]},
+        description="The endpoint's id (comms_webhook_…).",
+        schema_extra={"pattern": ids.pattern(ids.WEBHOOK), "examples": [examples.WEBHOOK_ID]},
     ),
 ]
 DeliveryIdPath = Annotated[
     str,
     PathParameter(
-        description="comms_delivery_…",
-        schema_extra={"examples": ["comms_delivery_01m8h0jzqsechs3yv6kh2qxj5m"]},
+        description="The delivery's id (comms_delivery_…, its `webhook-id` header).",
+        schema_extra={"pattern": ids.pattern(ids.DELIVERY), "examples": [examples.DELIVERY_ID]},
     ),
 ]
 
@@ -92,7 +93,8 @@ class WebhooksController(Controller):
         "(`webhook-id`, `webhook-timestamp`, `webhook-signature`), and tried again with "
         "exponential backoff for 24 hours until it answers 2xx. The signing secret is in this "
         "answer only.",
-        responses={**ERROR_RESPONSES, **WEBHOOK_CREATE_RESPONSES},
+        response_description="Registered; the signing secret is shown this once. `Location` is "
+        "its URL.",
     )
     async def create(
         self,
@@ -117,7 +119,8 @@ class WebhooksController(Controller):
         "/",
         operation_id="ListWebhooks",
         summary="List webhook endpoints, newest first (ext)",
-        responses=ERROR_RESPONSES,
+        description="This account's webhook endpoints, newest first (without their secrets).",
+        response_description="A page of endpoints.",
     )
     async def list_webhooks(
         self,
@@ -137,7 +140,8 @@ class WebhooksController(Controller):
         "/{webhookId:str}",
         operation_id="FetchWebhook",
         summary="Fetch a webhook endpoint (ext)",
-        responses=ERROR_RESPONSES,
+        description="One of this account's webhook endpoints (without its secret).",
+        response_description="The endpoint.",
     )
     async def fetch(
         self,
@@ -153,7 +157,8 @@ class WebhooksController(Controller):
         "/{webhookId:str}",
         operation_id="DeleteWebhook",
         summary="Delete a webhook endpoint and its delivery log (ext)",
-        responses=ERROR_RESPONSES,
+        description="No further deliveries are made to it; its delivery log goes with it.",
+        response_description="Deleted.",
     )
     async def remove(
         self,
@@ -169,7 +174,9 @@ class WebhooksController(Controller):
         "/{webhookId:str}/Deliveries",
         operation_id="ListWebhookDeliveries",
         summary="List an endpoint's deliveries with every try, newest first (ext)",
-        responses=ERROR_RESPONSES,
+        description="Each event sent to the endpoint, newest first, with every try: what the "
+        "endpoint answered or why there was no answer.",
+        response_description="A page of deliveries.",
     )
     async def deliveries(
         self,
@@ -188,7 +195,7 @@ class WebhooksController(Controller):
         operation_id="RedeliverWebhookDelivery",
         summary="Send a delivery again (ext)",
         description=REDELIVERY_DESCRIPTION,
-        responses=ERROR_RESPONSES,
+        response_description="Due again at once.",
     )
     async def redeliver(
         self,
@@ -210,7 +217,9 @@ class StatusCallbackDeliveriesController(Controller):
         "/{operationId:str}/Deliveries",
         operation_id="ListStatusCallbackDeliveries",
         summary="List an operation's statusCallback deliveries with every try, newest first (ext)",
-        responses=ERROR_RESPONSES,
+        description="Each event of the operation sent to its statusCallback, newest first, "
+        "with every try.",
+        response_description="A page of deliveries.",
     )
     async def deliveries(
         self,
@@ -229,7 +238,7 @@ class StatusCallbackDeliveriesController(Controller):
         operation_id="RedeliverStatusCallbackDelivery",
         summary="Send a statusCallback delivery again (ext)",
         description=REDELIVERY_DESCRIPTION,
-        responses=ERROR_RESPONSES,
+        response_description="Due again at once.",
     )
     async def redeliver(
         self,

@@ -71,6 +71,7 @@ class NewDelivery(msgspec.Struct, frozen=True):
 class ClaimedDelivery(msgspec.Struct, frozen=True):
     id: uuid.UUID
     event_id: int
+    event_type: str
     url: str
     body: str
     tries: int

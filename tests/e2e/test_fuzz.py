@@ -112,7 +112,8 @@ async def run_fuzz(
     return await asyncio.to_thread(fuzz, document, api_url, auth, examples, derandomize)
 
 
-@pytest.mark.timeout(120)
+# About 80 s on an idle machine (35 operations, the send's and the dry run's bodies the dearest).
+@pytest.mark.timeout(300)
 async def test_fuzz_every_operation(
     anonymous: httpx.AsyncClient, api_url: str, tenant: Tenant, redis: object
 ) -> None:

@@ -295,7 +295,7 @@ def v1_operations(document: dict[str, Any]) -> list[Operation]:
             continue
         for method, operation in item.items():
             parameters = operation.get("parameters", [])
-            names = tuple(p["name"].encode() for p in parameters if p["in"] == "query")
+            names = tuple(p["name"].encode() for p in parameters if p.get("in") == "query")
             found.append(Operation(method.upper(), path, names, "requestBody" in operation))
     return found
 

@@ -17,9 +17,11 @@ import httpx
 import msgspec
 from litestar import Litestar, Request, Response, post
 from litestar.params import PathParameter
+from redis.asyncio import Redis
 
 from sandbox.serving import serve_asgi
 from schemas.events import EVENT_TYPES
+from service.metrics.counters import WebhookDeliveries
 from service.settings import Settings
 from workers.webhooks import relay_events, webhook_client
 
@@ -80,10 +82,18 @@ def verify_signature(secret: str, received: Received) -> None:
     assert f"v1,{expected}" in offered, (offered, expected)
 
 
-async def relay(pool: asyncpg.Pool, settings: Settings, now: datetime | None = None) -> int:
-    """One run of the worker's relay job: fan out new events, send what is due at `now`."""
+async def relay(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    now: datetime | None = None,
+    redis: Redis | None = None,
+) -> int:
+    """One run of the worker's relay job: fan out new events, send what is due at `now` (and
+    count the tries in `redis`, as a worker does, when given)."""
     client = webhook_client(settings)
     ctx: dict[str, Any] = {"pool": pool, "settings": settings, "webhook_http": client}
+    if redis is not None:
+        ctx["webhook_deliveries"] = WebhookDeliveries(redis)
     if now is not None:
         ctx["clock"] = lambda: now
     try:

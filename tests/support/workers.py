@@ -22,6 +22,7 @@ from arq.worker import Worker
 from service import queue
 from service.clock import Clock
 from service.settings import Settings
+from service.tracing import Tracing
 from tests.support.api import send
 from tests.support.servers import ROOT, SHARED_DATABASE, database_name
 from workers import settings as worker_settings
@@ -35,10 +36,13 @@ def refuse_the_shared_database(settings: Settings) -> None:
         )
 
 
-async def run_worker(settings: Settings, clock: Clock | None = None) -> None:
-    """A burst arq worker: runs every queued job, then returns."""
+async def run_worker(
+    settings: Settings, clock: Clock | None = None, tracing: Tracing | None = None
+) -> None:
+    """A burst arq worker: runs every queued job, then returns (tracing to `tracing`'s provider
+    when given: its owner instruments the libraries)."""
     refuse_the_shared_database(settings)
-    ctx: dict[str, Any] = {"settings": settings, "clock": clock}
+    ctx: dict[str, Any] = {"settings": settings, "clock": clock, "tracing": tracing}
     worker = Worker(
         functions=worker_settings.WorkerSettings.functions,
         redis_settings=queue.redis_settings(settings.redis_url),

@@ -31,7 +31,7 @@ from service.clock import Clock
 from service.sending import store
 from service.sending.channel import SendRequest, SendResult
 from workers.channels.base import failed_call
-from workers.channels.http import ProviderClient, basic_authorization
+from workers.channels.http import ProviderClient, basic_authorization, with_request_id
 from workers.channels.sms import classify_error
 
 # The message create's refusals that mean the conversation cannot be used any more: it is
@@ -117,13 +117,15 @@ class ConversationsChannel:
         proxy, recipient = request.from_, request.to
         try:
             conversation = await self._conversation_for(proxy, recipient)
-            response = await self._post(f"{self._base}/{conversation}/Messages", form)
+            messages = f"{self._base}/{conversation}/Messages"
+            response = await self._post(messages, form, request.request_id)
             if _conversation_unusable(response):
                 # Gone or closed: the message was not created, so posting it in a new
                 # conversation cannot make a second copy. Once: a second refusal is classified
                 # like any other.
                 conversation = await self._conversation_for(proxy, recipient, unusable=conversation)
-                response = await self._post(f"{self._base}/{conversation}/Messages", form)
+                messages = f"{self._base}/{conversation}/Messages"
+                response = await self._post(messages, form, request.request_id)
             created = _created(response)
         except _Refused as refused:
             return refused.result
@@ -215,9 +217,12 @@ class ConversationsChannel:
         response.raise_for_status()
         return msgspec.json.decode(response.content, type=shape)
 
-    async def _post(self, url: str, form: dict[str, str]) -> httpx.Response:
+    async def _post(
+        self, url: str, form: dict[str, str], request_id: str | None = None
+    ) -> httpx.Response:
+        headers = with_request_id(self._headers, request_id)
         try:
-            return await self._client.post_form(httpx.URL(url), form, self._headers)
+            return await self._client.post_form(httpx.URL(url), form, headers)
         except httpx.TransportError as exc:
             raise _Refused(failed_call(exc)) from exc
 

@@ -21,6 +21,14 @@ def basic_authorization(account_sid: str, auth_token: str) -> dict[str, str]:
     return {"Authorization": f"Basic {credentials}"}
 
 
+def with_request_id(headers: Mapping[str, str], request_id: str | None) -> Mapping[str, str]:
+    """The headers of a call made for a send: its request id as X-Request-Id (Twilio, like the
+    sandbox, ignores a header it does not know; a provider's logs and support can use it)."""
+    if request_id is None:
+        return headers
+    return {**headers, "X-Request-Id": request_id}
+
+
 class ProviderClient(HttpxAiohttpClient):
     """httpx's API over aiohttp's faster pool (about 5x the throughput of httpx's own pool,
     measured on 2 cores), with explicit timeouts.

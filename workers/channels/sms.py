@@ -13,7 +13,7 @@ from schemas.messages import SenderChannel
 from service.sending.channel import SendRequest, SendResult
 from service.sending.statuses import PROVIDER_TO_ATTEMPT
 from workers.channels.base import failed_call
-from workers.channels.http import ProviderClient, basic_authorization
+from workers.channels.http import ProviderClient, basic_authorization, with_request_id
 
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
@@ -87,9 +87,14 @@ class MessagesApiChannel:
                 form["ContentVariables"] = variables
         if request.validity_period is not None:
             form["ValidityPeriod"] = str(request.validity_period)
-        form["StatusCallback"] = f"{self._callback}?attemptId={request.attempt_id.hex}"
+        callback = f"{self._callback}?attemptId={request.attempt_id.hex}"
+        if request.traceparent is not None:
+            # Comes back with the status callbacks: their trace is the send's (service/tracing.py).
+            callback += f"&traceparent={request.traceparent}"
+        form["StatusCallback"] = callback
+        headers = with_request_id(self._headers, request.request_id)
         try:
-            response = await self._client.post_form(self._create_url, form, self._headers)
+            response = await self._client.post_form(self._create_url, form, headers)
         except httpx.TransportError as exc:
             return failed_call(exc)
         return _classify(response)

@@ -1,4 +1,4 @@
-"""POST /v1/Messages?dryRun=true: checked like a send, previewed per recipient, nothing kept."""
+"""POST /v1/Messages/DryRun: checked like a send, previewed per recipient, nothing kept."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def parse(text: str) -> datetime:
 
 
 async def dry_run(client: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Response:
-    return await client.post("/v1/Messages", params={"dryRun": "true"}, json=body)
+    return await client.post("/v1/Messages/DryRun", json=body)
 
 
 async def stored_rows(pool: asyncpg.Pool, tenant: Tenant) -> tuple[int, int]:
@@ -43,8 +43,7 @@ async def test_each_recipient_is_rendered_counted_and_routed_and_nothing_is_kept
     client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant, redis: Redis
 ) -> None:
     response = await client.post(
-        "/v1/Messages",
-        params={"dryRun": "true"},
+        "/v1/Messages/DryRun",
         headers={"Idempotency-Key": "dry-1"},
         json={
             "to": [
@@ -134,10 +133,15 @@ async def test_a_dry_run_answers_the_same_400_as_a_send(
     assert await stored_rows(pool, tenant) == (0, 0)
 
 
-async def test_an_invalid_dry_run_flag_is_a_400(client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize("flag", ["true", "TRUE", "1", "perhaps"])
+async def test_the_send_refuses_to_be_asked_for_a_dry_run(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant, flag: str
+) -> None:
+    """`?dryRun=true` on the send is not offered (it has its own route): a client that still
+    asks gets a 400 rather than a real send."""
     response = await client.post(
         "/v1/Messages",
-        params={"dryRun": "perhaps"},
+        params={"dryRun": flag},
         json={
             "to": [{"address": "+15558675310", "channel": "PHONE"}],
             "content": {"text": "hi"},
@@ -146,7 +150,9 @@ async def test_an_invalid_dry_run_flag_is_a_400(client: httpx.AsyncClient) -> No
     )
     assert response.status_code == 400
     [error] = response.json()["errors"]
-    assert error["context"] == "$.dryRun"
+    assert (error["code"], error["context"]) == (90001, "$.dryRun")
+    assert "POST /v1/Messages/DryRun" in error["message"]
+    assert await stored_rows(pool, tenant) == (0, 0)
 
 
 async def test_dry_run_false_is_a_send(client: httpx.AsyncClient) -> None:

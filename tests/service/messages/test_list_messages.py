@@ -338,7 +338,7 @@ async def test_every_bad_filter_is_reported_at_once(client: httpx.AsyncClient) -
         "$.endDate",
     }
     assert all(e["code"] == 90001 for e in errors)
-    assert all(e["infoUrl"].endswith("/90001") for e in errors)
+    assert all(e["infoUrl"].endswith("/docs/errors#90001") for e in errors)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from schemas.messages import SendMessagesRequest
+from schemas.messages import ScheduleIn, SendMessagesRequest
 from service.accounts import logic as accounts
 from service.callbacks import store as callbacks_store
 from service.callbacks.store import Receipt
@@ -34,6 +34,26 @@ REQUEST = msgspec.convert(
 )
 
 
+async def all_sent(pool: asyncpg.Pool) -> None:
+    """Every message handed to the provider: none is due any more."""
+    await pool.execute("UPDATE messages SET due_at = NULL")
+
+
+async def test_a_send_still_waiting_to_go_is_kept_past_retention(pool: asyncpg.Pool) -> None:
+    """Scheduled further ahead than retention (or still being sent): nothing of it goes until
+    its messages have gone out."""
+    sid = (await accounts.create_account(pool, "retention")).account_sid
+    created = NOW - timedelta(days=8)
+    send_at = (created + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    scheduled = msgspec.structs.replace(REQUEST, schedule=ScheduleIn(send_at=[send_at]))
+    waiting, _ = await logic.accept_send(pool, account_sid=sid, request=scheduled, now=created)
+    assert await retention.purge(pool, now=NOW, retention_days=7) == 0
+    kept = await pool.fetchval("SELECT count(*) FROM messages WHERE operation_id = $1", waiting)
+    assert kept == 3
+    await all_sent(pool)
+    assert await retention.purge(pool, now=NOW, retention_days=7) == 3
+
+
 async def test_only_what_is_past_retention_goes(pool: asyncpg.Pool) -> None:
     sid = (await accounts.create_account(pool, "retention")).account_sid
     old = [
@@ -53,6 +73,7 @@ async def test_only_what_is_past_retention_goes(pool: asyncpg.Pool) -> None:
         " SELECT gen_random_uuid(), id, operation_id, account_sid, 'SMS', '+15017122661',"
         " address, 'DELIVERED', created_at, created_at FROM messages"
     )
+    await all_sent(pool)
     deleted = await retention.purge(pool, now=NOW, retention_days=7)
     assert deleted == 45 * 3
     remaining = await pool.fetch("SELECT id FROM operations")
@@ -73,6 +94,7 @@ async def test_each_call_is_bounded(pool: asyncpg.Pool) -> None:
         await logic.accept_send(
             pool, account_sid=sid, request=REQUEST, now=NOW - timedelta(days=9, seconds=i)
         )
+    await all_sent(pool)
     first = await retention.purge(pool, now=NOW, retention_days=7, max_batches=1)
     assert first == retention.OPERATIONS_PER_BATCH * 3
     rest = await retention.purge(pool, now=NOW, retention_days=7)
@@ -131,6 +153,7 @@ async def test_events_and_webhook_deliveries_go_with_their_operations(
         NOW,
     )
 
+    await all_sent(pool)
     first = await retention.purge(pool, now=NOW, retention_days=7, max_batches=1)
     assert first == retention.OPERATIONS_PER_BATCH * 3, "bounded like the messages"
     assert await pool.fetchval("SELECT count(*) FROM events") == per_operation * 6

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from service.settings import Settings
-from tests.support.api import all_pages, messages_of, operation, send, suppressed
+from tests.support.api import all_pages, is_info_url, messages_of, operation, send, suppressed
 from tests.support.provider import sandbox_sends_to, unique_number
 from tests.support.tenants import other_tenant
 from tests.support.workers import run_worker
@@ -25,7 +25,7 @@ async def create(client: httpx.AsyncClient, address: str) -> dict[str, Any]:
 
 def error_of(response: httpx.Response) -> tuple[int, str | None]:
     [error] = response.json()["errors"]
-    assert error["infoUrl"].endswith(f"/{error['code']}")
+    assert is_info_url(error["code"], error["infoUrl"]), error
     return error["code"], error["context"]
 
 
@@ -167,8 +167,7 @@ async def test_dry_run_reports_suppressed_recipients(client: httpx.AsyncClient) 
     opted_out, fine, fallback = unique_number(), unique_number(), unique_number()
     await create(client, opted_out)
     response = await client.post(
-        "/v1/Messages",
-        params={"dryRun": "true"},
+        "/v1/Messages/DryRun",
         json={
             "to": [
                 {"address": opted_out, "channel": "PHONE"},

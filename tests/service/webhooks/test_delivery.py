@@ -334,10 +334,8 @@ async def test_a_status_callback_is_checked_like_a_webhook_url(client: httpx.Asy
         "from": {"address": "+15017122661", "channel": "SMS"},
     }
     for url in ("http://hooks.example.com/x", "https://10.0.0.1/x", "not a url"):
-        for params in ({}, {"dryRun": "true"}):
-            response = await client.post(
-                "/v1/Messages", params=params, json={**body, "statusCallback": url}
-            )
+        for path in ("/v1/Messages", "/v1/Messages/DryRun"):
+            response = await client.post(path, json={**body, "statusCallback": url})
             assert response.status_code == 400, response.text
             assert [(e["code"], e["context"]) for e in response.json()["errors"]] == [
                 (90030, "$.statusCallback")
