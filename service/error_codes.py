@@ -158,6 +158,8 @@ OPTED_OUT = _twilio(
 QUEUE_OVERFLOW = _twilio(
     30001, None, "Queue overflow: the sender's backlog outlasts the validity period"
 )
+# A message of an account disabled after its accept (comms accounts disable): never sent.
+ACCOUNT_SUSPENDED = _twilio(30002, None, "Account suspended: the account was disabled")
 UNREACHABLE_HANDSET = _twilio(30003, None, "Unreachable destination handset")
 MESSAGE_BLOCKED = _twilio(30004, None, "Message blocked")
 UNKNOWN_HANDSET = _twilio(30005, None, "Unknown destination handset")
@@ -239,6 +241,7 @@ CATALOGUE: dict[int, ErrorCode] = _catalogue(
     INTERNAL,
     OPTED_OUT,
     QUEUE_OVERFLOW,
+    ACCOUNT_SUSPENDED,
     UNREACHABLE_HANDSET,
     MESSAGE_BLOCKED,
     UNKNOWN_HANDSET,

@@ -1,8 +1,8 @@
 """A batch of claimed messages, from claim to record: what the worker's send loop
 (workers/dispatch.py) does between its provider calls.
 
-prepare() settles what earlier attempts decided, refuses what cannot go (opted out, expired,
-a template that fails, a text too long) and records an attempt SUBMITTING for each message
+prepare() settles what earlier attempts decided, refuses what cannot go (a disabled account,
+an opted-out recipient, expired, a template that fails, a text too long) and records an attempt SUBMITTING for each message
 about to be sent, in one transaction with marking it sending. finish() records the answers
 of the calls made and gives back what was not sent. Decisions are rules.py's; queries are
 store.py's; the transactions are opened here.
@@ -118,6 +118,9 @@ async def prepare(
         settled = settled_before.get(message.id)
         if settled is not None:
             batch.outcomes.append(settled)
+            continue
+        if operation.account_disabled:
+            batch.outcomes.append(rules.account_suspended(message))
             continue
         if (message.account_sid, rules.current_route(message, operation).to) in suppressed:
             batch.outcomes.append(rules.opted_out(message, now))

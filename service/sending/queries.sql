@@ -42,8 +42,12 @@ RETURNING m.id, m.operation_id, m.account_sid, m.channel, m.address, m.variables
           m.scheduled_for, m.created_at, m.routes, m.route_index;
 
 -- name: load_operations
-SELECT id, content, sender, tags, validity_period, request_id, traceparent
-FROM operations WHERE id = ANY($1::uuid[]);
+-- With whether the operation's account is disabled now (comms accounts disable): its waiting
+-- messages fail with 30002 when they come due instead of being sent.
+SELECT o.id, o.content, o.sender, o.tags, o.validity_period, o.request_id, o.traceparent,
+       a.disabled_at IS NOT NULL AS account_disabled
+FROM operations o JOIN accounts a ON a.sid = o.account_sid
+WHERE o.id = ANY($1::uuid[]);
 
 -- name: start_operations
 UPDATE operations SET status = 'PROCESSING', updated_at = $2

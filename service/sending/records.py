@@ -54,6 +54,8 @@ class OperationPlan(msgspec.Struct, frozen=True, kw_only=True):
     # The X-Request-Id and W3C traceparent of the request that created it (NULL: none known).
     request_id: str | None = None
     traceparent: str | None = None
+    # The account was disabled after the accept: its messages are refused (30002), not sent.
+    account_disabled: bool = False
 
 
 class EarlierAttempt(msgspec.Struct, frozen=True, kw_only=True):

@@ -155,6 +155,12 @@ def opted_out(message: ClaimedMessage, now: datetime) -> Outcome:
     return refused(message, error_codes.OPTED_OUT.code, error_codes.OPTED_OUT.message, now)
 
 
+def account_suspended(message: ClaimedMessage) -> Outcome:
+    """The account was disabled after the accept: the message ends on every route."""
+    code = error_codes.ACCOUNT_SUSPENDED
+    return Outcome.failed(message.id, code.code, code.message)
+
+
 def plan_attempt(
     message: ClaimedMessage,
     operation: OperationPlan,

@@ -16,6 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from schemas.messages import SendMessagesRequest
+from service.accounts import logic as accounts
 from service.messages import logic
 from tests.support.clock import TestClock
 from tests.support.tenants import Tenant
@@ -441,3 +442,41 @@ async def test_a_run_stops_claiming_after_its_time_and_the_next_carries_on(
     worker = dispatcher(pool, handler, clock)
     worker.batch_size, worker.run_for_s = 2, 0.0
     assert [await worker.run() for _ in range(4)] == [2, 2, 1, 0]
+
+
+async def test_a_disabled_accounts_waiting_messages_fail_without_a_call(
+    pool: asyncpg.Pool, tenant: Tenant
+) -> None:
+    """Disabling an account (comms accounts disable) stops its sends already accepted: each
+    fails with 30002 when it comes due, on every route, and no provider call is made. Once
+    enabled again, the account's new sends go."""
+    clock = TestClock(T0)
+    stopped, _ = await logic.accept_send(
+        pool, account_sid=tenant.account_sid, request=request(3), now=T0
+    )
+    await accounts.set_account_disabled(pool, tenant.account_sid, True)
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return created(new_sid())
+
+    assert await dispatcher(pool, handler, clock).run(stopped) == 3
+    assert seen == []
+    rows = await pool.fetch(
+        "SELECT status, error_code, due_at FROM messages WHERE operation_id = $1", stopped
+    )
+    assert [(r["status"], r["error_code"], r["due_at"]) for r in rows] == [
+        ("FAILED", 30002, None)
+    ] * 3
+    assert await pool.fetchval("SELECT count(*) FROM attempts WHERE operation_id = $1", stopped) == 0
+    status = await pool.fetchval("SELECT status FROM operations WHERE id = $1", stopped)
+    assert status == "COMPLETED"
+
+    await accounts.set_account_disabled(pool, tenant.account_sid, False)
+    again, _ = await logic.accept_send(
+        pool, account_sid=tenant.account_sid, request=request(), now=T0
+    )
+    assert await dispatcher(pool, handler, clock).run(again) == 1
+    assert len(seen) == 1
+    assert [a["provider_sid"] is not None for a in await attempts_of(pool, again)] == [True]
