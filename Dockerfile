@@ -66,5 +66,7 @@ EXPOSE 8000
 # (docker-compose.yml), and one-shot commands (comms migrate) disable it.
 HEALTHCHECK --interval=5s --timeout=5s --start-period=20s --retries=12 \
     CMD ["python", "-c", "import urllib.request as r; r.urlopen('http://127.0.0.1:8000/readyz', timeout=4)"]
-CMD ["granian", "--interface", "asgi", "--factory", "service.asgi:app", \
-     "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
+# Granian with two server processes in Prometheus's multiprocess mode: `comms serve` empties
+# PROMETHEUS_MULTIPROC_DIR (or makes a private directory when it is unset) before the processes
+# start, so every scrape counts every process and no earlier run's counts (service/serve.py).
+CMD ["comms", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

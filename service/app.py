@@ -228,6 +228,7 @@ def create_app(
                 outages=redis_outages,
             ),
             redis_outages=redis_outages,
+            tracing=tracing,
         )
         try:
             yield

@@ -310,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     spec = commands.add_parser("openapi", help="write the OpenAPI document")
     spec.add_argument("--out", default=str(ROOT / "openapi" / "openapi.json"))
     commands.add_parser("run", help="start the whole stack for development (make run)")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the API under granian: several processes sharing their metrics (production)",
+    )
+    # A container's API listens on every interface of its own network namespace.
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default: all)")  # noqa: S104
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=2, help="server processes (default: 2)")
     return parser
 
 
@@ -365,6 +373,10 @@ def _dispatch(
         from service.devrun import run
 
         return run(dev_root)
+    if args.command == "serve":
+        from service.serve import serve
+
+        serve(environ, host=args.host, port=args.port, workers=args.workers)
     if args.command in ("send", "status"):
         target = api_target(args, environ, dev_root)
         return _send(args, target) if args.command == "send" else _status(args, target)

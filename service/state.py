@@ -13,6 +13,7 @@ from service.clock import Clock
 from service.outages import OutageLog
 from service.quotas import RequestQuota
 from service.settings import Settings
+from service.tracing import Tracing
 
 
 @dataclass
@@ -25,6 +26,7 @@ class AppState:
     receipts: ReceiptGroups
     quota: RequestQuota
     redis_outages: OutageLog  # the quota's and the dispatch hints' failures, logged together
+    tracing: Tracing
 
     @property
     def base_url(self) -> str:

@@ -13,9 +13,11 @@ them), the dispatch job (whose payload carries the request's trace context), eac
 call (a span per call, with aiohttp's client span inside; the call's context also goes to the
 provider in the `traceparent` header), and the status callbacks (the call's context rides in
 the StatusCallback URL and becomes the callback request's parent: the provider does not send
-it back otherwise). The request's context is kept with its operation, so a message sent later
-(scheduled, retried, falling back, picked up by the per-second tick) still joins its send's
-trace, linked to the tick that sent it. The workers' per-second ticks make no spans of their
+it back otherwise). A Conversations delivery webhook is set on the provider, not per send, so
+its receipt is applied in a span of the send's trace found by the provider sid, linked to the
+webhook's own request span. The request's context is kept with its operation, so a message
+sent later (scheduled, retried, falling back, picked up by the per-second tick) still joins its
+send's trace, linked to the tick that sent it. The workers' per-second ticks make no spans of their
 own: they would start a trace a second per worker.
 """
 

@@ -155,6 +155,24 @@ def test_every_compose_command_exists_in_its_image() -> None:
         check_command(test[1:], stage)
 
 
+def test_the_api_counts_every_server_process() -> None:
+    """The image serves the API with `comms serve` (several processes, Prometheus multiprocess
+    mode, the directory emptied at start); compose gives it the directory on a tmpfs."""
+    runtime = STAGES["runtime"]
+    assert runtime.cmd is not None
+    assert runtime.cmd[:2] == ["comms", "serve"]
+    workers = int(runtime.cmd[runtime.cmd.index("--workers") + 1])
+    assert workers > 1
+    api = COMPOSE["services"]["api"]
+    directory = api["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    assert directory in api["tmpfs"]
+    # The other settings still reach the API: its environment extends the shared one.
+    assert api["environment"]["ENVIRONMENT"] == "production"
+    assert "DATABASE_URL" in api["environment"]
+    # The worker does not get it: its process is not a server process.
+    assert "PROMETHEUS_MULTIPROC_DIR" not in COMPOSE["services"]["worker"]["environment"]
+
+
 def test_the_check_refuses_what_an_image_lacks() -> None:
     runtime = STAGES["runtime"]
     for missing in (

@@ -1,3 +1,10 @@
+-- name: trace_of_provider_sid
+-- The W3C traceparent of the request that made the send a provider sid belongs to (a
+-- Conversations webhook carries no trace context of its own); attempts_provider_sid_key.
+SELECT o.traceparent
+FROM attempts a JOIN operations o ON o.id = a.operation_id
+WHERE a.provider_sid = $1;
+
 -- name: keep_early_receipt
 -- Only while no attempt has the sid: once one has, the receipt is applied instead.
 INSERT INTO early_receipts (provider_sid, status, error_code, error_message, received_at)

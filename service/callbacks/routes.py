@@ -9,11 +9,12 @@ from litestar.di import NamedDependency
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from service import error_codes, queue
-from service.callbacks import logic
+from service.callbacks import logic, store
 from service.callbacks.signature import is_valid_signature
 from service.callbacks.store import Applied
 from service.errors import ApiError
 from service.state import AppState
+from service.tracing import work_span
 
 
 class BadSignature(ApiError):
@@ -60,8 +61,22 @@ class CallbacksController(Controller):
         """Conversations webhooks; delivery receipts (`onDeliveryUpdated`) move attempts."""
         form = await signed_form(request, comms)
         receipt = logic.conversations_receipt(form, comms.clock())
-        if receipt is not None:
-            await _dispatch_fallback(comms, await comms.receipts.apply(receipt))
+        if receipt is None:
+            return Response(None, status_code=HTTP_204_NO_CONTENT)
+        # Unlike a status callback (whose URL carries the provider call's context), the
+        # webhook knows nothing of the send: the receipt is applied in a span of the send's
+        # own trace, found by the provider sid, linked to this request's span.
+        traceparent = None
+        if comms.tracing.enabled and receipt.provider_sid is not None:
+            traceparent = await store.trace_of_provider_sid(comms.pool, receipt.provider_sid)
+        with work_span(
+            comms.tracing.tracer,
+            "conversations delivery receipt",
+            traceparent,
+            **{"comms.provider_sid": receipt.provider_sid or "", "comms.status": receipt.status},
+        ):
+            applied = await comms.receipts.apply(receipt)
+        await _dispatch_fallback(comms, applied)
         return Response(None, status_code=HTTP_204_NO_CONTENT)
 
 

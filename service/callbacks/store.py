@@ -102,6 +102,11 @@ _MOVES_FROM = {
 }
 
 
+async def trace_of_provider_sid(conn: asyncpg.Connection | asyncpg.Pool, sid: str) -> str | None:
+    traceparent: str | None = await conn.fetchval(Q.trace_of_provider_sid, sid)
+    return traceparent
+
+
 async def keep_early_receipt(conn: asyncpg.Connection | asyncpg.Pool, receipt: Receipt) -> bool:
     """Keep a receipt for a sid no attempt has yet; False when one has it by now."""
     kept = await conn.fetchval(

@@ -2,8 +2,9 @@
 (workers/dispatch.py) does between its provider calls.
 
 prepare() settles what earlier attempts decided, refuses what cannot go (a disabled account,
-an opted-out recipient, expired, a template that fails, a text too long) and records an attempt SUBMITTING for each message
-about to be sent, in one transaction with marking it sending. finish() records the answers
+an opted-out recipient, expired, a template that fails, a text too long) and records an
+attempt SUBMITTING for each message about to be sent, in one transaction with marking it
+sending. finish() records the answers
 of the calls made and gives back what was not sent. Decisions are rules.py's; queries are
 store.py's; the transactions are opened here.
 """

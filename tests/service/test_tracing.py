@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import asyncpg
 import httpx
 import msgspec
 import pytest
@@ -25,6 +26,8 @@ from service.settings import Settings, SettingsError
 from service.tracing import Tracing, exporter_for
 from tests.support.clock import TestClock
 from tests.support.factories import SMS_FROM
+from tests.support.provider import post_signed
+from tests.support.stack import CONVERSATIONS_WEBHOOK_PATH, sandbox_webhooks
 from tests.support.tenants import Tenant
 from tests.support.workers import run_worker
 from workers import settings as worker_settings
@@ -248,3 +251,56 @@ async def test_a_send_the_tick_picks_up_joins_its_request_trace(
         s.kind is SpanKind.CLIENT and s.parent and s.parent.span_id == call.context.span_id
         for s in spans
     )
+
+
+@pytest.mark.own_stack
+async def test_conversations_delivery_receipts_join_the_sends_trace(
+    settings: Settings, sandbox: httpx.AsyncClient, tenant: Tenant, pool: asyncpg.Pool
+) -> None:
+    """A Conversations webhook carries no trace context: its receipt is applied in a span of
+    the send's trace (found by the message's provider sid), linked to the webhook's request.
+    The receipt is the provider's `onDeliveryUpdated` sent again once the send has settled
+    (a repeat is harmless), so the provider sid is known whatever the order of arrival."""
+    with recorded() as (tracing, exporter):
+        async with traced_api(settings, tracing) as own:
+            await sandbox.post("/sandbox/config", json=sandbox_webhooks(own.public_base_url))
+            async with httpx.AsyncClient(base_url=own.public_base_url, auth=tenant.auth) as api:
+                answer = await api.post(
+                    "/v1/Messages",
+                    json={
+                        "to": [{"address": "+15558675312", "channel": "CONVERSATIONS"}],
+                        "content": {"text": "traced chat"},
+                        "from": {"address": "+15017122690", "channel": "CONVERSATIONS"},
+                    },
+                )
+                assert answer.status_code == 202, answer.text
+            await run_worker(own, tracing=tracing)
+            await sandbox.post("/sandbox/drain")
+            sid = await pool.fetchval(
+                "SELECT a.provider_sid FROM attempts a JOIN operations o ON o.id = a.operation_id"
+                " WHERE o.account_sid = $1",
+                tenant.account_sid,
+            )
+            assert sid is not None
+            exporter.clear()
+            form = {"EventType": "onDeliveryUpdated", "MessageSid": sid, "Status": "delivered"}
+            webhook = await post_signed(own, CONVERSATIONS_WEBHOOK_PATH, form, None)
+            assert webhook.status_code == 204, webhook.text
+        spans = exporter.get_finished_spans()
+
+    [request_trace] = {
+        s.context.trace_id for s in spans if s.name == "conversations delivery receipt"
+    }
+    [receipt] = [s for s in spans if s.name == "conversations delivery receipt"]
+    [webhook_span] = [s for s in spans if s.name == "POST /callbacks/twilio/conversations"]
+    assert receipt.parent is not None
+    # In the send's trace, under its request's span (recorded before exporter.clear()).
+    stored = await pool.fetchval(
+        "SELECT traceparent FROM operations WHERE account_sid = $1", tenant.account_sid
+    )
+    assert stored is not None
+    assert f"{request_trace:032x}" == stored.split("-")[1]
+    assert f"{receipt.parent.span_id:016x}" == stored.split("-")[2]
+    [link] = receipt.links
+    assert link.context.span_id == webhook_span.context.span_id
+    assert webhook_span.context.trace_id != request_trace

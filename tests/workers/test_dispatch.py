@@ -469,7 +469,9 @@ async def test_a_disabled_accounts_waiting_messages_fail_without_a_call(
     assert [(r["status"], r["error_code"], r["due_at"]) for r in rows] == [
         ("FAILED", 30002, None)
     ] * 3
-    assert await pool.fetchval("SELECT count(*) FROM attempts WHERE operation_id = $1", stopped) == 0
+    assert (
+        await pool.fetchval("SELECT count(*) FROM attempts WHERE operation_id = $1", stopped) == 0
+    )
     status = await pool.fetchval("SELECT status FROM operations WHERE id = $1", stopped)
     assert status == "COMPLETED"
 
