@@ -5,6 +5,8 @@ Time moves by a pinned clock."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -52,6 +54,15 @@ async def drain(dispatcher: Dispatcher, pool: asyncpg.Pool, operation_id: uuid.U
         if waiting == 0:
             return
         clock.pinned = clock() + timedelta(minutes=5)
+
+
+async def wait_for_sandbox_messages(
+    sandbox: httpx.AsyncClient, count: int, deadline_s: float = 60.0
+) -> None:
+    until = time.monotonic() + deadline_s
+    while len((await sandbox.get("/sandbox/messages")).json()["messages"]) < count:
+        assert time.monotonic() < until, f"the sandbox never got {count} messages"
+        await asyncio.sleep(0.05)
 
 
 async def test_every_message_is_delivered_through_transient_faults(
@@ -140,6 +151,14 @@ async def test_lost_answers_are_found_at_the_provider_not_sent_twice(
             operation_id,
         )
         assert unanswered > 0, "no answer was lost: the fault injection did not apply"
+        # The test's clock leaps past the look-up delay, which in real time lets every
+        # request still on its way reach the provider first: wait until the sandbox has
+        # carried out every create the worker made (each attempt is one; no fault here
+        # refuses one) before the look-ups run.
+        made = await pool.fetchval(
+            "SELECT count(*) FROM attempts WHERE operation_id = $1", operation_id
+        )
+        await wait_for_sandbox_messages(sandbox, made)
         await drain(dispatcher, pool, operation_id)
     finally:
         await http.aclose()
