@@ -70,9 +70,9 @@ $$;
 -- count (claims pushing due_at, mark_sending, store_rendered) sums to zero and writes nothing.
 -- Measured with EXPLAIN ANALYZE (trigger time, on a busy two-core machine): ~1.2 µs a row for
 -- a 10,000-row COPY or INSERT (12 ms, beside the events trigger's 180 ms); ~2 µs a row for a
--- 10,000-row UPDATE whether or not it changes statuses; ~50 µs for a one-row UPDATE that
--- changes no status; a few hundred µs for the first status change of a transaction (it claims
--- a slot).
+-- 10,000-row UPDATE whether or not it changes statuses; ~50-70 µs for a one-row UPDATE that
+-- changes no status, ~150-200 µs for one that does (the upsert; claiming the slot is a small
+-- part of it): per statement, so a batch of receipts in one statement pays it once.
 -- Triggers on the messages table itself also hold for a partitioned messages table, on its
 -- parent: statement-level triggers with transition tables are allowed there.
 -- A statement's messages grouped by operation, status and whether unaddressable, with their
