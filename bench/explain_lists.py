@@ -291,9 +291,10 @@ def cases(s: Sample) -> list[Case]:
         ),
         Case("operation errors: counts", operations_store.Q.error_counts, (s.big_operation,)),
         Case(
-            "operation stats: status counts",
-            operations_store.Q.status_counts,
-            ([s.big_operation, s.small_operation],),
+            "operation with its stats (counter rows)",
+            operations_store.Q.get_operation,
+            (s.big_operation, s.big),
+            tables=("operations", "operation_counters"),
         ),
         Case(
             "seek: provider sid",

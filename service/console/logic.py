@@ -108,7 +108,7 @@ async def _current(pool: asyncpg.Pool, account_sid: str, operation_id: str) -> O
     """The operation as it is now; None when it is not (or no longer) there.
 
     Shielded: a read cut off by the client going away would hand its connection back to the
-    pool inside the stats' transaction, which asyncpg then resets and logs as an error. The
+    pool in the middle of its query, which asyncpg then resets and logs as an error. The
     read runs to its end (milliseconds) and its answer is dropped instead.
     """
     read = asyncio.ensure_future(

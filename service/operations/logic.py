@@ -30,21 +30,20 @@ from service.pagination import Position, decode_position, position_page, query_f
 OPERATION_STATUSES: tuple[str, ...] = get_args(OperationStatus)
 
 
-def present_operation(row: store.OperationRow, counts: store.OperationCounts) -> OperationRead:
-    by_status = counts.by_status
+def present_operation(row: store.OperationRow) -> OperationRead:
     stats = OperationStats(
         total=row.total,
         recipients=row.total,
-        attempts=counts.attempts,
-        unaddressable=counts.unaddressable,
-        scheduled=by_status.get("SCHEDULED", 0),
-        queued=by_status.get("QUEUED", 0),
-        sent=by_status.get("SENT", 0),
-        delivered=by_status.get("DELIVERED", 0),
-        read=by_status.get("READ", 0),
-        undelivered=by_status.get("UNDELIVERED", 0),
-        failed=by_status.get("FAILED", 0),
-        canceled=by_status.get("CANCELED", 0),
+        attempts=row.attempts,
+        unaddressable=row.unaddressable,
+        scheduled=row.scheduled,
+        queued=row.queued,
+        sent=row.sent,
+        delivered=row.delivered,
+        read=row.read,
+        undelivered=row.undelivered,
+        failed=row.failed,
+        canceled=row.canceled,
     )
     return OperationRead(
         id=ids.encode(ids.OPERATION, row.id),
@@ -61,12 +60,10 @@ async def get_operation(
     pool: asyncpg.Pool, *, account_sid: str, operation_id: str
 ) -> OperationRead:
     key = ids.decode(ids.OPERATION, operation_id)
-    async with pool.acquire() as conn:
-        row = await store.get_operation(conn, key, account_sid) if key else None
-        if row is None:
-            raise NotFound()
-        counts = await store.operation_counts(conn, [row.id])
-    return present_operation(row, counts[row.id])
+    row = await store.get_operation(pool, key, account_sid) if key else None
+    if row is None:
+        raise NotFound()
+    return present_operation(row)
 
 
 async def list_operations(
@@ -100,10 +97,8 @@ async def list_operations(
     page, next_token, self_token = position_page(
         rows, page_size, query, after, lambda r: Position(r.created_at, r.id)
     )
-    async with pool.acquire() as conn:
-        counts = await store.operation_counts(conn, [r.id for r in page])
     return OperationsPage(
-        operations=[present_operation(r, counts[r.id]) for r in page],
+        operations=[present_operation(r) for r in page],
         pagination=Pagination(next=next_token, self=self_token),
     )
 
@@ -158,7 +153,7 @@ async def list_errors(
     after = decode_position(query, page_token)
     # One snapshot, so the counts and the page agree.
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        if await store.get_operation(conn, key, account_sid) is None:
+        if not await store.operation_exists(conn, key, account_sid):
             raise NotFound()
         await db.plan_with_values(conn)
         rows = await store.list_errors(conn, key, after, page_size + 1)

@@ -1,26 +1,24 @@
 -- name: get_operation
-SELECT id, status, tags, total, created_at, updated_at, status_callback
-FROM operations WHERE id = $1 AND account_sid = $2;
-
--- name: status_counts
--- Stats are derived, not kept as counters: one consistent snapshot (index-only on
--- messages_operation_idx) always sums to the total, and receipts never contend on a shared row.
-SELECT operation_id, status, count(*)::int AS n
-FROM messages WHERE operation_id = ANY($1::uuid[])
-GROUP BY operation_id, status;
-
--- name: unaddressable_counts
--- Recipients no sender could reach end FAILED with 90020 at accept time; counted from
--- messages_operation_errors_idx (partial on FAILED/UNDELIVERED, error_code included).
-SELECT operation_id, count(*)::int AS n
-FROM messages
-WHERE operation_id = ANY($1::uuid[]) AND status = 'FAILED' AND error_code = 90020
-GROUP BY operation_id;
-
--- name: attempt_counts
-SELECT operation_id, count(*)::int AS n
-FROM attempts WHERE operation_id = ANY($1::uuid[])
-GROUP BY operation_id;
+-- The operation and its stats in one read: its row by primary key, and the sums of its counter
+-- rows (at most 32, by operation_counters_pkey; migrations/0016 keeps them in the statements
+-- that change messages and attempts). One statement, one snapshot: the sums are exact and the
+-- status counts sum to the messages there are. The cost does not grow with the operation.
+SELECT o.id, o.status, o.tags, o.total, o.created_at, o.updated_at, o.status_callback, c.*
+FROM operations o
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(k.scheduled), 0)::int AS scheduled,
+           coalesce(sum(k.queued), 0)::int AS queued,
+           coalesce(sum(k.sent), 0)::int AS sent,
+           coalesce(sum(k.delivered), 0)::int AS delivered,
+           coalesce(sum(k.read), 0)::int AS read,
+           coalesce(sum(k.undelivered), 0)::int AS undelivered,
+           coalesce(sum(k.failed), 0)::int AS failed,
+           coalesce(sum(k.canceled), 0)::int AS canceled,
+           coalesce(sum(k.unaddressable), 0)::int AS unaddressable,
+           coalesce(sum(k.attempts), 0)::int AS attempts
+    FROM operation_counters k WHERE k.operation_id = o.id
+) c
+WHERE o.id = $1 AND o.account_sid = $2;
 
 -- name: list_operations
 -- Every combination of the filters in one query, each an optional parameter; the caller plans
@@ -28,17 +26,39 @@ GROUP BY operation_id;
 --   $2 status → operations_status_created_idx     $3 tags → operations_tags_idx (bitmap + sort)
 --   none, or only dates → operations_account_created_idx
 -- The btree indexes end in (created_at DESC, id DESC), the list order: the date range ($4, $5)
--- and the page position ($6, $7) bound one range read that stops after $8 rows.
-SELECT id, status, tags, total, created_at, updated_at, status_callback
-FROM operations
-WHERE account_sid = $1
-  AND ($2::text IS NULL OR status = $2)
-  AND ($3::jsonb IS NULL OR tags @> $3)
-  AND ($4::timestamptz IS NULL OR created_at >= $4)
-  AND ($5::timestamptz IS NULL OR created_at < $5)
-  AND ($6::timestamptz IS NULL OR (created_at, id) < ($6, $7::uuid))
-ORDER BY created_at DESC, id DESC
-LIMIT $8;
+-- and the page position ($6, $7) bound one range read that stops after $8 rows. Each listed
+-- operation's stats are the sums of its counter rows (as get_operation), read for the page's
+-- rows only, in the same statement.
+SELECT o.id, o.status, o.tags, o.total, o.created_at, o.updated_at, o.status_callback, c.*
+FROM (
+    SELECT id, status, tags, total, created_at, updated_at, status_callback
+    FROM operations
+    WHERE account_sid = $1
+      AND ($2::text IS NULL OR status = $2)
+      AND ($3::jsonb IS NULL OR tags @> $3)
+      AND ($4::timestamptz IS NULL OR created_at >= $4)
+      AND ($5::timestamptz IS NULL OR created_at < $5)
+      AND ($6::timestamptz IS NULL OR (created_at, id) < ($6, $7::uuid))
+    ORDER BY created_at DESC, id DESC
+    LIMIT $8
+) o
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(k.scheduled), 0)::int AS scheduled,
+           coalesce(sum(k.queued), 0)::int AS queued,
+           coalesce(sum(k.sent), 0)::int AS sent,
+           coalesce(sum(k.delivered), 0)::int AS delivered,
+           coalesce(sum(k.read), 0)::int AS read,
+           coalesce(sum(k.undelivered), 0)::int AS undelivered,
+           coalesce(sum(k.failed), 0)::int AS failed,
+           coalesce(sum(k.canceled), 0)::int AS canceled,
+           coalesce(sum(k.unaddressable), 0)::int AS unaddressable,
+           coalesce(sum(k.attempts), 0)::int AS attempts
+    FROM operation_counters k WHERE k.operation_id = o.id
+) c
+ORDER BY o.created_at DESC, o.id DESC;
+
+-- name: operation_exists
+SELECT true FROM operations WHERE id = $1 AND account_sid = $2;
 
 -- name: lock_operation
 -- Cancels of one operation serialise on its row. Lock order is operation, then messages; no

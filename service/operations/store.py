@@ -1,10 +1,8 @@
-"""Operations, their derived stats, cancel, and their errors."""
+"""Operations with their stats (from their counter rows), cancel, and their errors."""
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -17,21 +15,26 @@ Q = sql.load(__file__)
 
 
 class OperationRow(msgspec.Struct, frozen=True):
+    """An operation and its counts (messages by status, unaddressable ones, attempts), read in
+    one statement from its row and its counter rows (migrations/0016)."""
+
     id: uuid.UUID
     status: str
     tags: dict[str, str]
     total: int
     created_at: datetime
     updated_at: datetime
-    status_callback: str | None = None
-
-
-class OperationCounts(msgspec.Struct, frozen=True):
-    """Messages by status and the number of attempts of one operation, from one snapshot."""
-
-    by_status: dict[str, int]
+    status_callback: str | None
+    scheduled: int
+    queued: int
+    sent: int
+    delivered: int
+    read: int
+    undelivered: int
+    failed: int
+    canceled: int
+    unaddressable: int
     attempts: int
-    unaddressable: int = 0
 
 
 class OperationFilters(msgspec.Struct, frozen=True):
@@ -66,28 +69,10 @@ async def get_operation(
     return OperationRow(**dict(row)) if row else None
 
 
-async def operation_counts(
-    conn: asyncpg.Connection, operation_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, OperationCounts]:
-    """Counts of each operation (zeros for one without messages), read in one snapshot."""
-    keys = list(operation_ids)
-    by_status: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        status_rows = await conn.fetch(Q.status_counts, keys)
-        attempt_rows = await conn.fetch(Q.attempt_counts, keys)
-        unaddressable_rows = await conn.fetch(Q.unaddressable_counts, keys)
-    for row in status_rows:
-        by_status[row["operation_id"]][row["status"]] = row["n"]
-    attempts = {row["operation_id"]: row["n"] for row in attempt_rows}
-    unaddressable = {row["operation_id"]: row["n"] for row in unaddressable_rows}
-    return {
-        key: OperationCounts(
-            by_status=by_status.get(key, {}),
-            attempts=attempts.get(key, 0),
-            unaddressable=unaddressable.get(key, 0),
-        )
-        for key in keys
-    }
+async def operation_exists(
+    conn: asyncpg.Connection | asyncpg.Pool, operation_id: uuid.UUID, account_sid: str
+) -> bool:
+    return bool(await conn.fetchval(Q.operation_exists, operation_id, account_sid))
 
 
 async def list_operations(
