@@ -12,8 +12,8 @@ import pytest
 
 from sandbox.app import create_app
 from sandbox.rates import MAX_QUEUE_S, SenderQueues
-from sandbox.serving import serve_asgi
 from sandbox.services import UNKNOWN_SERVICE_SID, default_numbers
+from sandbox.serving import serve_asgi
 from sandbox.settings import DEFAULT_ACCOUNT_SID, DEFAULT_AUTH_TOKEN, SandboxSettings
 from tests.support.sandbox_api import SECOND_ACCOUNT_SID, SECOND_AUTH_TOKEN
 
