@@ -125,6 +125,30 @@ async def test_media_only_without_text(
     assert (seen["body"], seen["media_urls"]) in ((None, [MEDIA[0]]), ("", [MEDIA[0]]))
 
 
+async def test_media_urls_may_be_liquid_templates(client: httpx.AsyncClient) -> None:
+    def body(*urls: str) -> dict[str, Any]:
+        return {
+            "to": [{"address": "+15558675310", "channel": "PHONE", "variables": {"id": "7"}}],
+            "content": {"media": [{"url": url} for url in urls]},
+            "from": SMS_FROM,
+        }
+
+    accepted = await client.post(
+        "/v1/Messages", json=body("https://cdn.example.com/{{ id }}.png", "{{ url }}")
+    )
+    assert accepted.status_code == 202, accepted.text
+    refused = await client.post(
+        "/v1/Messages",
+        json=body("https://cdn.example.com/{{ id", "{{ x | nope }}", "ftp://{{ id }}"),
+    )
+    assert refused.status_code == 400
+    assert [e["context"] for e in refused.json()["errors"]] == [
+        "$.content.media[0].url",
+        "$.content.media[1].url",
+        "$.content.media[2].url",
+    ]
+
+
 async def test_media_limits_are_checked_with_paths(client: httpx.AsyncClient) -> None:
     too_many = await client.post(
         "/v1/Messages",
