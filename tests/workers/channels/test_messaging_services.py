@@ -5,7 +5,9 @@ provider refuses fail the message."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -17,10 +19,12 @@ from redis.asyncio import Redis
 from sandbox.serving import serve_asgi
 from sandbox.testing import MediaFile, MediaServer
 from service import ids
+from service.sending.channel import SendRequest
 from service.settings import Settings
 from tests.support.api import message_details
 from tests.support.workers import settle
 from workers import settings as worker_settings
+from workers.channels.sms import MessagesApiChannel
 from workers.ratelimit import RateLimiter, SenderLeases
 
 # Every test here runs a worker: each gets a database and API of its own.
@@ -286,3 +290,39 @@ async def test_media_the_provider_cannot_send_fail_the_message(
     assert message["status"] == "FAILED"
     [attempt] = message["attempts"]
     assert attempt["error"]["code"] == code
+
+
+async def test_a_lost_answer_to_a_service_send_is_found_by_recipient_and_service(
+    sandbox: httpx.AsyncClient, settings: Settings
+) -> None:
+    """After a lost answer the worker looks the attempt up: a service's message shows the
+    number it picked as From, so the lookup goes by To and the service."""
+    http = worker_settings.provider_client(settings)
+    channel = MessagesApiChannel(
+        http,
+        base_url=settings.provider_base_url,
+        account_sid=settings.provider_account_sid,
+        auth_token=settings.provider_auth_token,
+        status_callback_url="http://127.0.0.1:1/callbacks/twilio/messages/status",
+    )
+    began = datetime.now(UTC)
+    to = "+15558675540"
+
+    def request(body: str, sender: str) -> SendRequest:
+        return SendRequest(attempt_id=uuid.uuid4(), to=to, from_=sender, body=body)
+
+    try:
+        mine = await channel.send(request("mine", SERVICE))
+        other = await channel.send(request("mine", "MG" + "8f" * 16))
+        direct = await channel.send(request("mine", "+15017122686"))
+        assert {mine.verdict, other.verdict, direct.verdict} == {"ACCEPTED"}
+        await sandbox.post("/sandbox/drain")
+        found = await channel.find_submitted(
+            attempt_id=uuid.uuid4(), to=to, from_=SERVICE, since=began, body="mine"
+        )
+        assert found == [mine.provider_sid]
+        assert await channel.find_submitted(
+            attempt_id=uuid.uuid4(), to=to, from_="+15017122686", since=began, body="mine"
+        ) == [direct.provider_sid]
+    finally:
+        await http.aclose()
