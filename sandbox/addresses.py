@@ -19,7 +19,8 @@ class Channel(StrEnum):
 
 
 class SenderKind(StrEnum):
-    LONG_CODE = "long_code"
+    LONG_CODE = "long_code"  # US and Canada (+1)
+    INTERNATIONAL_LONG_CODE = "international_long_code"  # any other country
     TOLL_FREE = "toll_free"
     SHORT_CODE = "short_code"
     ALPHANUMERIC = "alphanumeric"
@@ -73,5 +74,7 @@ def sender_kind(address: str) -> SenderKind:
     if number.startswith(_TOLL_FREE_PREFIXES):
         return SenderKind.TOLL_FREE
     if is_e164(number):
-        return SenderKind.LONG_CODE
+        return (
+            SenderKind.LONG_CODE if number.startswith("+1") else SenderKind.INTERNATIONAL_LONG_CODE
+        )
     return SenderKind.ALPHANUMERIC

@@ -10,10 +10,12 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 
+from sandbox import ids
 from sandbox.addresses import is_messaging_service_sid, is_valid_sender
 from sandbox.errors import TwilioError
 from sandbox.faults import FaultConfig
 from sandbox.rates import SenderView
+from sandbox.services import UNKNOWN_SERVICE_SID, MessagingService
 from sandbox.state import RuntimeConfig, SandboxState
 from sandbox.webhooks import WebhookAttempt
 
@@ -65,6 +67,7 @@ class ConfigView(msgspec.Struct):
     callback_delay_ms: int
     inbound_webhook_url: str | None
     conversations_webhook_url: str | None
+    media_url_rewrites: dict[str, str]
 
 
 Fraction = Annotated[float, msgspec.Meta(ge=0, le=1)]
@@ -84,6 +87,7 @@ class ConfigPatch(msgspec.Struct, forbid_unknown_fields=True):
     callback_delay_ms: NonNegative | msgspec.UnsetType = msgspec.UNSET
     inbound_webhook_url: str | msgspec.UnsetType | None = msgspec.UNSET
     conversations_webhook_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    media_url_rewrites: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
 
 
 class SenderRate(msgspec.Struct):
@@ -93,6 +97,36 @@ class SenderRate(msgspec.Struct):
 
 class Senders(msgspec.Struct):
     senders: list[SenderView]
+
+
+class ServiceCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A Messaging Service with its number pool; `sid` made up when left out, `account_sid`
+    the first account when left out, `mps` its rate (default 10; 0 = unlimited)."""
+
+    numbers: Annotated[list[str], msgspec.Meta(min_length=1, max_length=400)]
+    sid: str | None = None
+    account_sid: str | None = None
+    mps: Annotated[float, msgspec.Meta(ge=0)] | None = None
+
+
+class ServiceView(msgspec.Struct):
+    sid: str
+    account_sid: str | None
+    numbers: list[str]
+    mps: float
+
+
+class ServicesView(msgspec.Struct):
+    services: list[ServiceView]
+
+
+def _service_view(sandbox: SandboxState, service: MessagingService) -> ServiceView:
+    return ServiceView(
+        sid=service.sid,
+        account_sid=service.account_sid,
+        numbers=list(service.numbers),
+        mps=sandbox.queues.mps_for(service.sid),
+    )
 
 
 class WebhookAttempts(msgspec.Struct):
@@ -121,6 +155,7 @@ def _config_view(sandbox: SandboxState) -> ConfigView:
         callback_delay_ms=runtime.callback_delay_ms,
         inbound_webhook_url=runtime.inbound_webhook_url,
         conversations_webhook_url=runtime.conversations_webhook_url,
+        media_url_rewrites=dict(runtime.media_url_rewrites),
     )
 
 
@@ -221,6 +256,32 @@ class InspectionController(Controller):
             raise TwilioError(20001, f"Not a sender address: {data.address}")
         sandbox.queues.configure(data.address, data.mps)
         return next(view for view in sandbox.queues.views() if view.address == data.address)
+
+    @post("/messaging-services", status_code=201)
+    async def create_service(
+        self, data: JSONBody[ServiceCreate], sandbox: NamedDependency[SandboxState]
+    ) -> ServiceView:
+        """Create (or replace) a Messaging Service with its number pool."""
+        sid = data.sid or ids.new_sid(ids.MESSAGING_SERVICE)
+        if not is_messaging_service_sid(sid) or sid == UNKNOWN_SERVICE_SID:
+            raise TwilioError(21705, f"The Messaging Service Sid {sid} is invalid.")
+        bad = [n for n in data.numbers if not is_valid_sender(n) or is_messaging_service_sid(n)]
+        if bad:
+            raise TwilioError(20001, f"Not a sender address: {bad[0]}")
+        account_sid = data.account_sid or sandbox.settings.accounts[0].sid
+        if sandbox.settings.auth_token_for(account_sid) is None:
+            raise TwilioError(20001, f"Unknown account: {account_sid}")
+        service = sandbox.services.create(sid, account_sid, tuple(data.numbers))
+        if data.mps is not None:
+            sandbox.queues.configure(sid, data.mps)
+        return _service_view(sandbox, service)
+
+    @get("/messaging-services")
+    async def list_services(self, sandbox: NamedDependency[SandboxState]) -> ServicesView:
+        """The Messaging Services created so far (not the default pools)."""
+        return ServicesView(
+            services=[_service_view(sandbox, s) for s in sandbox.services.created.values()]
+        )
 
     @get("/webhooks")
     async def webhook_attempts(self, sandbox: NamedDependency[SandboxState]) -> WebhookAttempts:

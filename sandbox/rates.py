@@ -15,7 +15,8 @@ from sandbox.addresses import SenderKind, sender_kind
 
 # Twilio's defaults by sender shape, in segments per second.
 DEFAULT_MPS: Mapping[SenderKind, float] = {
-    SenderKind.LONG_CODE: 1.0,
+    SenderKind.LONG_CODE: 1.0,  # US and Canada
+    SenderKind.INTERNATIONAL_LONG_CODE: 10.0,  # long codes outside +1
     SenderKind.TOLL_FREE: 3.0,
     SenderKind.SHORT_CODE: 100.0,
     SenderKind.ALPHANUMERIC: 10.0,
@@ -23,8 +24,9 @@ DEFAULT_MPS: Mapping[SenderKind, float] = {
     SenderKind.MESSAGING_SERVICE: 10.0,  # as if a pool of ten long codes
 }
 
-# Twilio queues at most 10 hours of a sender's traffic (also the largest ValidityPeriod).
-MAX_QUEUE_S = 36_000.0
+# Twilio queues at most 4 hours of a sender's traffic; past that, 21611 at create (a From) or
+# 30001 after it (a Messaging Service).
+MAX_QUEUE_S = 14_400.0
 
 
 class SenderView(msgspec.Struct):

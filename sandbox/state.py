@@ -10,6 +10,7 @@ from sandbox.faults import FaultConfig, FaultInjector
 from sandbox.messages.lifecycle import Lifecycles
 from sandbox.messages.store import MessageStore
 from sandbox.rates import SenderQueues
+from sandbox.services import MessagingServices
 from sandbox.settings import SandboxSettings
 from sandbox.tasks import BackgroundTasks
 from sandbox.webhooks import WebhookDispatcher
@@ -21,6 +22,8 @@ class RuntimeConfig(msgspec.Struct, kw_only=True):
     callback_delay_ms: int
     inbound_webhook_url: str | None
     conversations_webhook_url: str | None
+    # URL prefix -> replacement, applied before fetching MMS media (sandbox/media.py).
+    media_url_rewrites: dict[str, str] = msgspec.field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: SandboxSettings) -> RuntimeConfig:
@@ -60,6 +63,7 @@ class SandboxState:
         self.runtime = RuntimeConfig.from_settings(settings)
         self.messages = MessageStore()
         self.conversations = ConversationStore()
+        self.services = MessagingServices()
         # WhatsApp sessions: user address -> business address -> last inbound (epoch seconds).
         self.whatsapp_sessions: dict[str, dict[str, float]] = {}
         # Opted-out pairs (business number, handset number), from inbound STOP.
@@ -74,6 +78,7 @@ class SandboxState:
         await self.tasks.cancel_all()
         self.messages.clear()
         self.conversations.clear()
+        self.services.clear()
         self.webhooks.attempts.clear()
         self.whatsapp_sessions.clear()
         self.opt_outs.clear()

@@ -116,3 +116,74 @@ class WebhookReceiver:
                 self._changed.wait_for(lambda: len(self.received) >= count), timeout_s
             )
         return list(self.received)
+
+
+class MediaFile(msgspec.Struct, frozen=True):
+    """What MediaServer answers for one path: a type, a size in bytes, and whether the answer
+    declares its length (without it the body is streamed, chunked)."""
+
+    content_type: str
+    size: int
+    declare_length: bool = True
+    status: int = 200
+
+
+class MediaServer:
+    """A tiny ASGI app serving made-up media files (MMS tests): `files` maps a path to a
+    MediaFile; anything else is a 404. `served` counts the body bytes each path handed to the
+    server so far (what a client made it produce, not what it was offered)."""
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, files: dict[str, MediaFile] | None = None) -> None:
+        self.base_url = ""
+        self.files: dict[str, MediaFile] = dict(files or {})
+        self.served: dict[str, int] = {}
+        self.requests: list[tuple[str, str]] = []
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    async def __call__(
+        self, scope: MutableMapping[str, Any], receive: ASGIReceive, send: ASGISend
+    ) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        self.requests.append((scope["method"], path))
+        media = self.files.get(path)
+        if media is None:
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = [(b"content-type", media.content_type.encode())]
+        if media.declare_length:
+            headers.append((b"content-length", str(media.size).encode()))
+        await send({"type": "http.response.start", "status": media.status, "headers": headers})
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
+        left = media.size
+        chunk = b"\x00" * self.CHUNK
+        try:
+            while left > 0 and not gone.is_set():
+                piece = chunk[: min(left, self.CHUNK)]
+                left -= len(piece)
+                # The server waits while the client does not read (flow control), and drops
+                # what is sent after the client went away: count only what it took.
+                await send({"type": "http.response.body", "body": piece, "more_body": left > 0})
+                await asyncio.sleep(0)
+                if not gone.is_set():
+                    self.served[path] = self.served.get(path, 0) + len(piece)
+        except OSError:
+            pass  # the client went away
+        finally:
+            watcher.cancel()

@@ -204,8 +204,10 @@ class SenderIn(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True)
     address: Annotated[
         str | None,
         msgspec.Meta(
-            description="The sending number, short code or alphanumeric id; it need not be "
-            "registered (an unregistered one gets its kind's default rate).",
+            description="The sending number, short code or alphanumeric id, or a Twilio "
+            "Messaging Service SID (MG + 32 hex: the provider picks the number; its channel "
+            "defaults to SMS); it need not be registered (an unregistered one gets its kind's "
+            "default rate).",
             examples=["+15017122661"],
             extra_json_schema={"minLength": 1},
         ),

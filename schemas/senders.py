@@ -9,23 +9,29 @@ import msgspec
 from schemas.common import Paging, SenderId, SenderPoolId, Timestamp
 from schemas.messages import SenderChannelName
 
-SenderKind = Literal["LONG_CODE", "TOLL_FREE", "SHORT_CODE", "ALPHANUMERIC", "WHATSAPP"]
+SenderKind = Literal[
+    "LONG_CODE", "TOLL_FREE", "SHORT_CODE", "ALPHANUMERIC", "WHATSAPP", "MESSAGING_SERVICE"
+]
 
-# Default rate of each kind in message segments per second.
+# Default rate of each kind in message segments per second. A long code outside the US and
+# Canada (not +1) defaults to NON_NANP_LONG_CODE_MPS instead.
 DEFAULT_MPS: dict[str, float] = {
     "LONG_CODE": 1.0,
     "TOLL_FREE": 3.0,
     "SHORT_CODE": 100.0,
     "ALPHANUMERIC": 10.0,
     "WHATSAPP": 80.0,
+    "MESSAGING_SERVICE": 10.0,
 }
+NON_NANP_LONG_CODE_MPS = 10.0
 MAX_MPS = 10_000.0
 MAX_POOL_SENDERS = 20
 MAX_DISPLAY_NAME = 256
 
 _KIND_TEXT = (
-    "LONG_CODE, TOLL_FREE, SHORT_CODE, ALPHANUMERIC or WHATSAPP; its default rate is 1, 3, "
-    "100, 10 or 80 segments a second."
+    "LONG_CODE, TOLL_FREE, SHORT_CODE, ALPHANUMERIC, WHATSAPP or MESSAGING_SERVICE (a Twilio "
+    "Messaging Service SID, MG + 32 hex, whose number the provider picks); its default rate is "
+    "1 (10 for a long code outside +1), 3, 100, 10, 80 or 10 segments a second."
 )
 SenderKindText = Annotated[
     str, msgspec.Meta(title="SenderKind", extra_json_schema={"enum": list(get_args(SenderKind))})
@@ -54,7 +60,8 @@ class SenderCreate(msgspec.Struct, kw_only=True, omit_defaults=True):
     address: Annotated[
         str,
         msgspec.Meta(
-            description="E.164 number, short code (5-6 digits) or alphanumeric id.",
+            description="E.164 number, short code (5-6 digits), alphanumeric id, or a "
+            "Messaging Service SID (MG + 32 hex; SMS or WHATSAPP).",
             examples=["+15017122661"],
             extra_json_schema={"minLength": 1},
         ),

@@ -148,6 +148,16 @@ INTERNAL = _ours(90500, 500, "Internal error.")
 
 # Recorded on messages and attempts: Twilio's codes ---------------------------------------------
 
+# The provider could not fetch a media URL; it answered with a type other than gif, png or
+# jpeg; the media are larger than 5 MB (MMS).
+MEDIA_RETRIEVAL_FAILED = _twilio(11200, None, "HTTP retrieval failure (media URL)")
+MEDIA_TOO_LARGE = _twilio(11751, None, "Media exceeds messaging provider size limit")
+MEDIA_CONTENT_TYPE = _twilio(12300, None, "Invalid Content-Type (media)")
+# A rendered media URL is not an https URL (refused per recipient, never sent).
+INVALID_MEDIA_URL = _twilio(21620, None, "Invalid media URL(s)")
+# The provider knows no such Messaging Service (or not for this provider account).
+UNKNOWN_MESSAGING_SERVICE = _twilio(21701, None, "The Messaging Service does not exist")
+
 OPTED_OUT = _twilio(
     21610,
     None,
@@ -239,6 +249,11 @@ CATALOGUE: dict[int, ErrorCode] = _catalogue(
     SENDER_EXISTS,
     KEY_REUSED,
     INTERNAL,
+    MEDIA_RETRIEVAL_FAILED,
+    MEDIA_TOO_LARGE,
+    MEDIA_CONTENT_TYPE,
+    INVALID_MEDIA_URL,
+    UNKNOWN_MESSAGING_SERVICE,
     OPTED_OUT,
     QUEUE_OVERFLOW,
     ACCOUNT_SUSPENDED,

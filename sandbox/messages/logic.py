@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import zlib
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -21,11 +20,13 @@ from sandbox.addresses import (
     split_channel,
 )
 from sandbox.errors import TwilioError
-from sandbox.messages.lifecycle import plan_steps
+from sandbox.media import check_media
+from sandbox.messages.lifecycle import Step, plan_steps
 from sandbox.messages.resource import MessagePage, messages_path, render_message
 from sandbox.messages.store import MessageRecord, MessageStore
 from sandbox.rates import MAX_QUEUE_S
 from sandbox.segments import count_segments
+from sandbox.services import UnknownService, pick_sender
 from sandbox.state import SandboxState
 
 MAX_BODY_CHARS = 1600
@@ -65,8 +66,15 @@ def _is_http_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-def _check_create(create: MessageCreate) -> tuple[str, str | None, int]:
-    """Twilio's synchronous validation, in its order; returns (To, From, validity seconds)."""
+class Checked(msgspec.Struct, frozen=True):
+    to: str
+    sender: str | None  # the From, None with a Messaging Service
+    service: str | None  # the Messaging Service SID
+    validity_s: int
+
+
+def _check_create(create: MessageCreate) -> Checked:
+    """Twilio's synchronous validation, in its order."""
     to = create.to
     if not to:
         raise TwilioError(21604)
@@ -74,10 +82,14 @@ def _check_create(create: MessageCreate) -> tuple[str, str | None, int]:
         raise TwilioError(21211, f"The 'To' number {to} is not a valid phone number.")
     sender = create.from_
     service = create.messaging_service_sid
+    if sender and is_messaging_service_sid(sender):
+        # As on Twilio, a Messaging Service SID in From is the service (From wins over
+        # MessagingServiceSid when both are given).
+        sender, service = None, sender
     if not sender and not service:
         raise TwilioError(21603)
     if service and not is_messaging_service_sid(service):
-        raise TwilioError(21701, f"The Messaging Service Sid {service} is invalid.")
+        raise TwilioError(21705, f"The Messaging Service Sid {service} is invalid.")
     if sender and not is_valid_sender(sender):
         raise TwilioError(
             21212,
@@ -120,7 +132,7 @@ def _check_create(create: MessageCreate) -> tuple[str, str | None, int]:
             raise TwilioError(21624)
     if create.status_callback and not _is_http_url(create.status_callback):
         raise TwilioError(21609, f"The StatusCallback URL {create.status_callback} is not valid.")
-    return to, sender, validity
+    return Checked(to=to, sender=sender, service=service, validity_s=validity)
 
 
 def _check_magic(to: str, sender: str | None) -> None:
@@ -149,10 +161,21 @@ def _check_magic(to: str, sender: str | None) -> None:
         raise TwilioError(code, messages.get(code))
 
 
-def pool_sender(service_sid: str, channel: Channel) -> str:
-    """The number a Messaging Service 'picks' from its pool: stable per service."""
-    number = f"+1201555{zlib.crc32(service_sid.encode()) % 10_000:04d}"
-    return f"whatsapp:{number}" if channel is Channel.WHATSAPP else number
+def _pool_sender(sandbox: SandboxState, account_sid: str, service_sid: str, to: str) -> str:
+    """The number the Messaging Service picks for `to` (sandbox/services.py)."""
+    try:
+        service = sandbox.services.find(service_sid, account_sid)
+    except UnknownService:
+        raise TwilioError(
+            21701, f"The Messaging Service {service_sid} does not exist for this account."
+        ) from None
+    picked = pick_sender(service, to)
+    if picked is None:
+        # Twilio: no number of the service's pool can send on the recipient's channel.
+        raise TwilioError(
+            21606, f"No sender of the Messaging Service {service_sid} can reach {to}."
+        )
+    return picked
 
 
 def whatsapp_session_open(sandbox: SandboxState, to: str, sender: str | None) -> bool:
@@ -193,12 +216,18 @@ async def create_message(
 ) -> MessageRecord:
     """Validate like Twilio, store the message (created when the request was received, by
     default now), and start its lifecycle in the background."""
-    to, sender, validity_s = _check_create(create)
+    checked = _check_create(create)
+    to, sender, service, validity_s = (
+        checked.to,
+        checked.sender,
+        checked.service,
+        checked.validity_s,
+    )
     _check_magic(to, sender)
+    pool = _pool_sender(sandbox, account_sid, service, to) if service and not sender else None
     if is_opted_out(sandbox, to, sender):
         raise TwilioError(21610)
     channel = split_channel(to)[0]
-    service = create.messaging_service_sid
     body = create.body or ""
     # WhatsApp and MMS messages are one segment whatever their length.
     single_segment = channel is Channel.WHATSAPP or bool(create.media_urls)
@@ -245,9 +274,35 @@ async def create_message(
         delay_s=sandbox.callback_delay_s,
         outcome=outcome,
     )
-    pool = pool_sender(service, channel) if service and sender is None else None
-    sandbox.tasks.spawn(sandbox.lifecycles.run(record, steps, pool), name=f"lifecycle {record.sid}")
+    sandbox.tasks.spawn(
+        _checked_lifecycle(sandbox, record, steps, pool, outcome),
+        name=f"lifecycle {record.sid}",
+    )
     return record
+
+
+async def _checked_lifecycle(
+    sandbox: SandboxState,
+    record: MessageRecord,
+    steps: list[Step],
+    pool: str | None,
+    outcome: magic.Outcome,
+) -> None:
+    """Fetch the message's media first (as Twilio does once it has accepted the message);
+    media that cannot be sent fail the message instead of sending it."""
+    mms = record.channel is Channel.SMS and bool(record.media_urls)
+    if mms and outcome.kind is not magic.OutcomeKind.FAILED:
+        code = await check_media(
+            sandbox.webhooks.client, record.media_urls, sandbox.runtime.media_url_rewrites
+        )
+        if code is not None:
+            steps = plan_steps(
+                accepted_at=steps[0].at,
+                leaves_queue_at=None,
+                delay_s=sandbox.callback_delay_s,
+                outcome=magic.Outcome(magic.OutcomeKind.FAILED, code),
+            )
+    await sandbox.lifecycles.run(record, steps, pool)
 
 
 def fetch_message(store: MessageStore, account_sid: str, sid: str) -> MessageRecord:

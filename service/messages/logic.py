@@ -146,7 +146,8 @@ async def _queue_capacity(
     now: datetime,
 ) -> dict[str, int] | None:
     """For each first sender, how many more messages it can take before its backlog outlasts
-    the validity period. None when unbounded (scheduled sends are checked when due, not now).
+    the validity period or the 4 hours a sender's queue holds (sender_rates.MAX_QUEUE_S).
+    None when unbounded (scheduled sends are checked when due, not now).
     """
     if plan.schedule is not None:
         return None
@@ -157,9 +158,10 @@ async def _queue_capacity(
     if isinstance(text, str) and not templates.is_template(text):
         segments = max(1, count_segments(text).segments)
     capacity = {}
+    horizon = min(plan.validity_period, sender_rates.MAX_QUEUE_S)
     for key in keys:
         backlog = await store.sender_backlog(pool, key, now)
-        capacity[key] = max(0, int(rates[key] * plan.validity_period / segments) - backlog)
+        capacity[key] = max(0, int(rates[key] * horizon / segments) - backlog)
     return capacity
 
 

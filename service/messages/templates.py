@@ -1,8 +1,9 @@
-"""Liquid templates in message text and tag values, rendered per recipient."""
+"""Liquid templates in message text, media URLs and tag values, rendered per recipient."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from liquid import Environment
 from liquid.exceptions import LiquidError
@@ -63,6 +64,19 @@ def render(text: str, variables: dict[str, str] | None) -> str:
         return template.render(**(variables or {}))
     except LiquidError as exc:
         raise TemplateRenderError(describe(exc)) from exc
+
+
+def render_content(content: dict[str, Any], variables: dict[str, str] | None) -> dict[str, Any]:
+    """Every text field of a stored content for one recipient: its text and its media URLs.
+    Raises TemplateSyntaxError or TemplateRenderError."""
+    filled = dict(content)
+    text = filled.get("text")
+    if isinstance(text, str):
+        filled["text"] = render(text, variables)
+    media = filled.get("media")
+    if isinstance(media, list) and any(is_template(item.get("url", "")) for item in media):
+        filled["media"] = [item | {"url": render(item["url"], variables)} for item in media]
+    return filled
 
 
 def describe(exc: LiquidError) -> str:

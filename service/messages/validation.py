@@ -228,7 +228,19 @@ def _check_content(content: wire.ContentIn, errors: _Collector) -> dict[str, Any
                 "$.content.media",
             )
         for index, item in enumerate(content.media):
-            if not item.url.startswith("https://") or len(item.url) <= len("https://"):
+            # A URL may be a Liquid template, rendered per recipient (checked again then).
+            templated = templates.is_template(item.url)
+            if templated:
+                try:
+                    templates.compile_template(item.url)
+                except templates.TemplateSyntaxError as exc:
+                    errors.add(
+                        error_codes.INVALID_FIELD.code,
+                        f"template syntax error: {exc}",
+                        f"$.content.media[{index}].url",
+                    )
+            https = item.url.startswith("https://") and len(item.url) > len("https://")
+            if not https and not (templated and item.url.lstrip().startswith(("{{", "{%"))):
                 errors.add(
                     error_codes.INVALID_FIELD.code,
                     "media url must be an https URL",

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import re
 
-from schemas.senders import DEFAULT_MPS
+from schemas.senders import DEFAULT_MPS, NON_NANP_LONG_CODE_MPS
 from service.messages import phone
 
+# A Twilio Messaging Service SID: the provider picks the sending number from its pool.
+_MESSAGING_SERVICE = re.compile(r"^MG[0-9a-fA-F]{32}$")
+# Channels a Messaging Service can send on (it is not a Conversations proxy address).
+MESSAGING_SERVICE_CHANNELS = ("SMS", "WHATSAPP")
 _SHORT_CODE = re.compile(r"^\d{5,6}$")
 _ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 _TOLL_FREE_NANP = ("800", "833", "844", "855", "866", "877", "888")
 
 
+def is_messaging_service(address: str) -> bool:
+    return _MESSAGING_SERVICE.match(address) is not None
+
+
 def is_valid_sender_address(address: str, channel: str) -> bool:
+    if is_messaging_service(address):
+        return channel in MESSAGING_SERVICE_CHANNELS
     if channel != "SMS":
         return phone.is_possible_e164(address)
     return bool(
@@ -23,6 +33,8 @@ def is_valid_sender_address(address: str, channel: str) -> bool:
 
 
 def infer_kind(address: str, channel: str) -> str:
+    if is_messaging_service(address):
+        return "MESSAGING_SERVICE"
     if channel == "WHATSAPP":
         return "WHATSAPP"
     if _SHORT_CODE.match(address):
@@ -35,7 +47,15 @@ def infer_kind(address: str, channel: str) -> str:
 
 
 def default_mps(address: str, channel: str) -> float:
-    return DEFAULT_MPS[infer_kind(address, channel)]
+    return kind_default_mps(infer_kind(address, channel), address)
+
+
+def kind_default_mps(kind: str, address: str) -> float:
+    """The default rate of a sender of this kind: a long code outside the US and Canada
+    (not +1) sends 10 segments a second, a US or Canadian one 1."""
+    if kind == "LONG_CODE" and address.startswith("+") and not address.startswith("+1"):
+        return NON_NANP_LONG_CODE_MPS
+    return DEFAULT_MPS.get(kind, 1.0)
 
 
 def sender_key(channel: str, address: str) -> str:

@@ -72,11 +72,22 @@ async def create_sender(
         problems.append(
             Problem(
                 error_codes.INVALID_FIELD.code,
-                "kind must be LONG_CODE, TOLL_FREE, SHORT_CODE, ALPHANUMERIC or WHATSAPP",
+                "kind must be LONG_CODE, TOLL_FREE, SHORT_CODE, ALPHANUMERIC, WHATSAPP or "
+                "MESSAGING_SERVICE",
                 "$.kind",
             )
         )
-    mps = request.mps if request.mps is not None else DEFAULT_MPS.get(kind, 1.0)
+    elif (kind == "MESSAGING_SERVICE") != kinds.is_messaging_service(address):
+        # The provider is told a service SID as MessagingServiceSid, a number as From.
+        problems.append(
+            Problem(
+                error_codes.INVALID_FIELD.code,
+                "kind MESSAGING_SERVICE goes with a Messaging Service SID (MG + 32 hex) "
+                "and only with one",
+                "$.kind",
+            )
+        )
+    mps = request.mps if request.mps is not None else kinds.kind_default_mps(kind, address)
     if not 0 < mps <= MAX_MPS:
         problems.append(
             Problem(error_codes.INVALID_FIELD.code, f"mps must be in (0, {MAX_MPS:g}]", "$.mps")
@@ -320,8 +331,10 @@ async def resolve_from(
             return [], [Problem(error_codes.INVALID_FIELD.code, text, "$.from.senderPoolId")]
         return await _pool_routes(pool, account_sid, pool_row), []
     problems: list[Problem] = []
-    channel = (sender.channel or "").upper()
     address = sender.address or ""
+    # A Messaging Service SID alone sends SMS (Twilio's default for a service).
+    default_channel = "SMS" if kinds.is_messaging_service(address) else ""
+    channel = (sender.channel or default_channel).upper()
     if channel not in CHANNELS:
         problems.append(
             Problem(

@@ -8,6 +8,10 @@ import asyncpg
 
 from service.senders import kinds, store
 
+# A sender's queue holds at most this many seconds of its traffic (4 hours, as Twilio's):
+# beyond it, or beyond the send's validity period when shorter, new messages fail with 30001.
+MAX_QUEUE_S = 4 * 60 * 60
+
 
 async def rates_for(
     conn: asyncpg.Pool | asyncpg.Connection,

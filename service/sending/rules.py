@@ -118,11 +118,8 @@ def render(
 ) -> Rendered:
     """Fill in the recipient's variables. Refusal: the template fails with these variables
     (e.g. divided_by: 0)."""
-    filled: dict[str, Any] = dict(content)
     try:
-        text = filled.get("text")
-        if isinstance(text, str):
-            filled["text"] = templates.render(text, variables)
+        filled = templates.render_content(content, variables)
         rendered_tags = None
         if any(templates.is_template(value) for value in tags.values()):
             rendered_tags = {k: templates.render(v, variables) for k, v in tags.items()}
@@ -132,12 +129,19 @@ def render(
 
 
 def check_length(rendered: Rendered) -> None:
-    """Refusal: the rendered text is longer than a message may be (the rendered content is
-    still kept on the message, to show what was refused)."""
+    """Refusal: the rendered text is longer than a message may be, or a rendered media URL is
+    not an https URL (the rendered content is still kept on the message, to show what was
+    refused)."""
     if rendered.text is not None and len(rendered.text) > MAX_TEXT:
         raise Refusal(
             error_codes.BODY_TOO_LONG.code, f"Rendered text exceeds {MAX_TEXT} characters"
         )
+    for item in rendered.content.get("media") or ():
+        url = item.get("url", "")
+        if not url.startswith("https://") or len(url) <= len("https://"):
+            raise Refusal(
+                error_codes.INVALID_MEDIA_URL.code, f"Rendered media url is not https: {url!r}"
+            )
 
 
 def expires_at(message: ClaimedMessage, operation: OperationPlan) -> datetime:

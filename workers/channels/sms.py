@@ -1,4 +1,7 @@
-"""SMS and MMS through Twilio's Messages API (2010-04-01), or the sandbox imitating it."""
+"""SMS and MMS through Twilio's Messages API (2010-04-01), or the sandbox imitating it.
+
+A sender that is a Messaging Service SID (`MG…`) goes as `MessagingServiceSid` instead of
+`From`: the provider picks the number from the service's pool."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import httpx
 import msgspec
 
 from schemas.messages import SenderChannel
+from service.senders.kinds import is_messaging_service
 from service.sending.channel import SendRequest, SendResult
 from service.sending.statuses import PROVIDER_TO_ATTEMPT
 from workers.channels.base import failed_call
@@ -39,6 +43,7 @@ class _TwilioListed(msgspec.Struct):
     sid: str
     body: str | None = None
     date_created: str | None = None
+    messaging_service_sid: str | None = None
 
 
 class MessagesApiChannel:
@@ -72,10 +77,12 @@ class MessagesApiChannel:
 
     async def send(self, request: SendRequest) -> SendResult:
         prefix = self.address_prefix
-        form: dict[str, str | list[str]] = {
-            "To": prefix + request.to,
-            "From": prefix + request.from_,
-        }
+        form: dict[str, str | list[str]] = {"To": prefix + request.to}
+        if is_messaging_service(request.from_):
+            # The provider picks the number from the service's pool.
+            form["MessagingServiceSid"] = request.from_
+        else:
+            form["From"] = prefix + request.from_
         if request.body is not None:
             form["Body"] = request.body
         if request.media_urls:
@@ -106,12 +113,17 @@ class MessagesApiChannel:
         # created at, nothing further down can be it.
         earliest = since - timedelta(seconds=5)
         found: list[str] = []
-        params: dict[str, str] | None = {
+        # A Messaging Service's message shows the number it picked as From (none while it is
+        # still queued): list by To and match the service.
+        service = from_ if is_messaging_service(from_) else None
+        first: dict[str, str] = {
             "To": self.address_prefix + to,
-            "From": self.address_prefix + from_,
             "DateSent>": (since - timedelta(days=1)).strftime("%Y-%m-%d"),
             "PageSize": "100",
         }
+        if service is None:
+            first["From"] = self.address_prefix + from_
+        params: dict[str, str] | None = first
         url = self._messages_url
         for _ in range(20):
             response = await self._client.get(url, params=params, headers=self._headers)
@@ -121,6 +133,8 @@ class MessagesApiChannel:
                 created = _parse_rfc2822(listed.date_created)
                 if created is not None and created < earliest:
                     return found
+                if service is not None and listed.messaging_service_sid != service:
+                    continue
                 if body is None or listed.body == body:
                     found.append(listed.sid)
             if not page.next_page_uri:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -11,6 +12,8 @@ import asyncpg
 import httpx
 import pytest
 
+from sandbox.serving import serve_asgi
+from sandbox.testing import MediaFile, MediaServer
 from service import ids
 from service.settings import Settings
 from tests.support.workers import run_worker
@@ -20,6 +23,20 @@ from workers.channels.http import ProviderClient
 SMS_FROM = {"address": "+15017122661", "channel": "SMS"}
 CONTENT_SID = "HX" + "0123456789abcdef" * 2
 MEDIA = ["https://cdn.example.com/a.png", "https://cdn.example.com/b.jpg"]
+
+
+@pytest.fixture
+async def cdn(sandbox: httpx.AsyncClient) -> AsyncIterator[MediaServer]:
+    """MEDIA served locally: the sandbox fetches an MMS's media before sending it."""
+    server = MediaServer(
+        {"/a.png": MediaFile("image/png", 2048), "/b.jpg": MediaFile("image/jpeg", 4096)}
+    )
+    async with serve_asgi(server) as url:
+        server.base_url = url
+        rewrites = {"https://cdn.example.com": url}
+        answer = await sandbox.post("/sandbox/config", json={"media_url_rewrites": rewrites})
+        assert answer.status_code == 200
+        yield server
 
 
 async def send(client: httpx.AsyncClient, **body: object) -> dict[str, Any]:
@@ -41,7 +58,7 @@ async def messages_of(client: httpx.AsyncClient, operation_id: str) -> dict[str,
 
 @pytest.mark.own_stack
 async def test_media_goes_out_as_mms(
-    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, cdn: MediaServer
 ) -> None:
     accepted = await send(
         client,
@@ -60,6 +77,7 @@ async def test_media_goes_out_as_mms(
     [seen] = (await sandbox.get("/sandbox/messages")).json()["messages"]
     assert seen["sid"] == attempt["id"]
     assert seen["media_urls"] == MEDIA
+    assert sorted(path for _, path in cdn.requests) == ["/a.png", "/b.jpg"]
     assert seen["body"] == "Look, Ada"
     provider = await sandbox.get(
         f"/2010-04-01/Accounts/{settings.provider_account_sid}/Messages/{seen['sid']}.json",
@@ -70,7 +88,7 @@ async def test_media_goes_out_as_mms(
 
 @pytest.mark.own_stack
 async def test_an_mms_is_one_segment_whatever_the_length(
-    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, cdn: MediaServer
 ) -> None:
     accepted = await send(
         client,
@@ -89,7 +107,7 @@ async def test_an_mms_is_one_segment_whatever_the_length(
 
 @pytest.mark.own_stack
 async def test_media_only_without_text(
-    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient, settings: Settings, cdn: MediaServer
 ) -> None:
     accepted = await send(
         client,
@@ -105,6 +123,30 @@ async def test_media_only_without_text(
     assert attempt["segments"] is None
     [seen] = (await sandbox.get("/sandbox/messages")).json()["messages"]
     assert (seen["body"], seen["media_urls"]) in ((None, [MEDIA[0]]), ("", [MEDIA[0]]))
+
+
+async def test_media_urls_may_be_liquid_templates(client: httpx.AsyncClient) -> None:
+    def body(*urls: str) -> dict[str, Any]:
+        return {
+            "to": [{"address": "+15558675310", "channel": "PHONE", "variables": {"id": "7"}}],
+            "content": {"media": [{"url": url} for url in urls]},
+            "from": SMS_FROM,
+        }
+
+    accepted = await client.post(
+        "/v1/Messages", json=body("https://cdn.example.com/{{ id }}.png", "{{ url }}")
+    )
+    assert accepted.status_code == 202, accepted.text
+    refused = await client.post(
+        "/v1/Messages",
+        json=body("https://cdn.example.com/{{ id", "{{ x | nope }}", "ftp://{{ id }}"),
+    )
+    assert refused.status_code == 400
+    assert [e["context"] for e in refused.json()["errors"]] == [
+        "$.content.media[0].url",
+        "$.content.media[1].url",
+        "$.content.media[2].url",
+    ]
 
 
 async def test_media_limits_are_checked_with_paths(client: httpx.AsyncClient) -> None:
