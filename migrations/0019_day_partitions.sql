@@ -56,6 +56,32 @@ CREATE TABLE day_partitioned (
 INSERT INTO day_partitioned VALUES ('messages', 'id'), ('attempts', 'id'),
                                    ('events', 'operation_id');
 
+-- A partition's indexes carry the name of the parent's index they belong to, then the
+-- partition's suffix (messages_tags_idx_p20261203), so plans say which index they read.
+CREATE FUNCTION name_partition_indexes(part regclass) RETURNS void
+    LANGUAGE plpgsql AS $$
+DECLARE
+    suffix text;
+    ix record;
+BEGIN
+    SELECT substring(c.relname FROM length(p.relname) + 2) INTO suffix
+    FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+    WHERE i.inhrelid = part;
+    FOR ix IN
+        SELECT c.relname AS name, left(pc.relname || '_' || suffix, 63) AS wanted
+        FROM pg_index x
+        JOIN pg_class c ON c.oid = x.indexrelid
+        JOIN pg_inherits ih ON ih.inhrelid = x.indexrelid
+        JOIN pg_class pc ON pc.oid = ih.inhparent
+        WHERE x.indrelid = part
+    LOOP
+        IF ix.name <> ix.wanted THEN
+            EXECUTE format('ALTER INDEX %I RENAME TO %I', ix.name, ix.wanted);
+        END IF;
+    END LOOP;
+END
+$$;
+
 -- Maintenance (the migration, then the worker's retention job every hour): the partitions of
 -- `days` days from first_day, `<table>_pYYYYMMDD`; those that exist are left alone. A table made
 -- standalone then ATTACHed takes a SHARE UPDATE EXCLUSIVE lock on the parent (reads and writes
@@ -80,6 +106,7 @@ BEGIN
                                ' INCLUDING STORAGE)', part, t);
                 EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)',
                                t, part, day_key(d), day_key(d + 1));
+                PERFORM name_partition_indexes(part::regclass);
                 made := made + 1;
             EXCEPTION WHEN invalid_object_definition OR check_violation THEN
                 RAISE NOTICE 'no partition % (%)', part, SQLERRM;
@@ -126,6 +153,7 @@ BEGIN
     IF kept THEN
         EXECUTE format('ALTER TABLE %I RENAME TO %I', name || '_kept', name);
         EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I %s', parent, name, bound);
+        PERFORM name_partition_indexes(name::regclass);
     END IF;
 END
 $$;
@@ -264,6 +292,7 @@ BEGIN
             EXECUTE statement;
         END LOOP;
         EXECUTE format('CREATE TABLE %I PARTITION OF %I DEFAULT', t.name || '_default', t.name);
+        PERFORM name_partition_indexes((t.name || '_default')::regclass);
         FOREACH statement IN ARRAY triggers LOOP
             EXECUTE statement;
         END LOOP;
