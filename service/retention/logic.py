@@ -11,13 +11,14 @@ retention, or still being sent) stays with all its rows: the day's partition is 
 copy of just those rows. Rows outside day partitions (the legacy partition until its range is
 old enough, the default partition) and operations kept earlier whose messages have gone out
 since are deleted row by row, walking the oldest operations in small batches, each its own
-short transaction.
+short transaction. Retention counts in whole UTC days: a day goes once all of it is past the
+retention period.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import asyncpg
 
@@ -60,7 +61,11 @@ async def purge(
     """Make the partitions ahead, delete what is past retention (a bounded amount of row
     deletion per call); return the messages deleted."""
     await maintain_partitions(pool, now=now)
-    cutoff = now - timedelta(days=retention_days)
+    # Whole UTC days: everything of a day goes once all of it is past retention (at most a
+    # day later than the retention period), row by row or with its partitions alike, so rows
+    # of a day partly past retention are not deleted one by one before their day is dropped.
+    past = (now - timedelta(days=retention_days)).astimezone(UTC)
+    cutoff = datetime.combine(past.date(), time(), UTC)
     deleted = await drop_expired_days(pool, cutoff)
     for _ in range(max_batches):
         ids = await store.expired_operations(pool, cutoff, OPERATIONS_PER_BATCH)
