@@ -29,36 +29,46 @@
 -- them row by row once old).
 --
 -- Existing rows. The old table becomes the partition `<table>_legacy` for every key below the
--- start of the UTC day after the migration runs (so rows written today stay valid). Its CHECK
--- constraint is added NOT VALID then validated, so ATTACH skips its own scan. Every index,
+-- start of the day after tomorrow (UTC) when the migration starts (so rows written until it ends
+-- stay valid). Its CHECK constraint is added NOT VALID, then validated in a step of its own, so
+-- ATTACH skips its own scan. Every index,
 -- constraint and trigger the old table had is made again on the parent, read from the
 -- catalogue (pg_index, pg_trigger), whichever migration defined it; an index the legacy table
 -- already has is attached, not built. A database with no rows yet (a new one) keeps no legacy
--- partition. The migration runs in one transaction (service/migrate.py): see
--- docs/partitioning.md for the locks and for how long they are held.
+-- partition.
+--
+-- Three steps, each its own transaction (`-- migrate:commit`, service/migrate.py), each safe to
+-- run again: (1) definitions, and the CHECK constraints NOT VALID (brief locks, no read);
+-- (2) the reads, under locks that let reads and writes go on; (3) the switch, catalog work
+-- under brief ACCESS EXCLUSIVE locks. docs/partitioning.md has the locks and their durations.
+
+-- Step 1.
 
 -- The smallest UUIDv7 of a millisecond (a range bound: every UUIDv7 made at t or later is >= it).
-CREATE FUNCTION uuid7_floor(t timestamptz) RETURNS uuid
+CREATE OR REPLACE FUNCTION uuid7_floor(t timestamptz) RETURNS uuid
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN (lpad(to_hex(floor(extract(epoch FROM t) * 1000)::bigint), 12, '0')
             || repeat('0', 20))::uuid;
 
 -- The first key of a UTC day.
-CREATE FUNCTION day_key(d date) RETURNS uuid
+CREATE OR REPLACE FUNCTION day_key(d date) RETURNS uuid
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     RETURN uuid7_floor(d::timestamp AT TIME ZONE 'UTC');
 
 -- The tables partitioned by day, and what they are partitioned on.
-CREATE TABLE day_partitioned (
+-- legacy_bound: the upper bound of the legacy partition, chosen by the first step below.
+CREATE TABLE IF NOT EXISTS day_partitioned (
     table_name text CONSTRAINT day_partitioned_pkey PRIMARY KEY,
-    key_column text NOT NULL
+    key_column text NOT NULL,
+    legacy_bound uuid
 );
-INSERT INTO day_partitioned VALUES ('messages', 'id'), ('attempts', 'id'),
-                                   ('events', 'operation_id');
+INSERT INTO day_partitioned (table_name, key_column)
+VALUES ('messages', 'id'), ('attempts', 'id'), ('events', 'operation_id')
+ON CONFLICT (table_name) DO NOTHING;
 
 -- A partition's indexes carry the name of the parent's index they belong to, then the
 -- partition's suffix (messages_tags_idx_p20261203), so plans say which index they read.
-CREATE FUNCTION name_partition_indexes(part regclass) RETURNS void
+CREATE OR REPLACE FUNCTION name_partition_indexes(part regclass) RETURNS void
     LANGUAGE plpgsql AS $$
 DECLARE
     suffix text;
@@ -88,7 +98,7 @@ $$;
 -- go on), where CREATE TABLE … PARTITION OF would take ACCESS EXCLUSIVE. A day that overlaps
 -- another partition (the legacy one) or has rows in the default partition is skipped. Returns
 -- the partitions made.
-CREATE FUNCTION create_day_partitions(first_day date, days integer) RETURNS integer
+CREATE OR REPLACE FUNCTION create_day_partitions(first_day date, days integer) RETURNS integer
     LANGUAGE plpgsql AS $$
 DECLARE
     d date;
@@ -121,7 +131,7 @@ $$;
 -- `keep` (a send with messages still to go) stay: the partition is replaced by a copy of just
 -- those rows, attached over the same range. Rows are copied, not inserted through the parent,
 -- so no trigger sees them move. The provider sids of the attempts that go are released.
-CREATE FUNCTION drop_day_partition(part regclass, keep uuid[]) RETURNS void
+CREATE OR REPLACE FUNCTION drop_day_partition(part regclass, keep uuid[]) RETURNS void
     LANGUAGE plpgsql AS $$
 DECLARE
     parent regclass;
@@ -162,11 +172,11 @@ $$;
 -- lookup must not adopt another attempt's): attempts partitioned by id cannot hold a unique
 -- index on provider_sid, so this table does. Triggers on attempts keep it; a second attempt
 -- with a sid fails with unique_violation as the index made it fail before.
-CREATE TABLE attempt_provider_sids (
+CREATE TABLE IF NOT EXISTS attempt_provider_sids (
     provider_sid text CONSTRAINT attempt_provider_sids_pkey PRIMARY KEY
 );
 
-CREATE FUNCTION claim_attempt_provider_sid() RETURNS trigger
+CREATE OR REPLACE FUNCTION claim_attempt_provider_sid() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' AND OLD.provider_sid IS NOT NULL THEN
@@ -179,12 +189,63 @@ BEGIN
 END
 $$;
 
+-- Kept from now on, on the table as it is (the triggers move to the parent with the others).
+CREATE OR REPLACE TRIGGER attempts_provider_sid_insert
+    AFTER INSERT ON attempts
+    FOR EACH ROW WHEN (NEW.provider_sid IS NOT NULL)
+    EXECUTE FUNCTION claim_attempt_provider_sid();
+CREATE OR REPLACE TRIGGER attempts_provider_sid_update
+    AFTER UPDATE OF provider_sid ON attempts
+    FOR EACH ROW WHEN (OLD.provider_sid IS DISTINCT FROM NEW.provider_sid)
+    EXECUTE FUNCTION claim_attempt_provider_sid();
+CREATE OR REPLACE TRIGGER attempts_provider_sid_delete
+    AFTER DELETE ON attempts
+    FOR EACH ROW WHEN (OLD.provider_sid IS NOT NULL)
+    EXECUTE FUNCTION claim_attempt_provider_sid();
+
+
+-- The legacy partition's bound: the start of the day after tomorrow (UTC), so rows written until
+-- the last step runs, even past midnight, are below it. Each table gets a CHECK constraint saying
+-- so, NOT VALID: adding it reads nothing (a brief ACCESS EXCLUSIVE lock); new rows are checked.
+DO $bound$
+DECLARE
+    t record;
+BEGIN
+    UPDATE day_partitioned
+    SET legacy_bound = day_key((now() AT TIME ZONE 'UTC')::date + 2)
+    WHERE legacy_bound IS NULL;
+    FOR t IN SELECT table_name, key_column, legacy_bound FROM day_partitioned
+             ORDER BY table_name LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                       WHERE conrelid = t.table_name::regclass
+                         AND conname = t.table_name || '_partition_bound') THEN
+            EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (%I IS NOT NULL AND %I < %L)'
+                           ' NOT VALID', t.table_name, t.table_name || '_partition_bound',
+                           t.key_column, t.key_column, t.legacy_bound);
+        END IF;
+    END LOOP;
+END
+$bound$;
+
+-- migrate:commit
+-- Step 2: the reads, under locks that let reads and writes go on. VALIDATE takes SHARE UPDATE
+-- EXCLUSIVE and scans each table once; the provider sids are copied from attempts (new ones are
+-- added by the triggers meanwhile).
+ALTER TABLE attempts VALIDATE CONSTRAINT attempts_partition_bound;
+ALTER TABLE events VALIDATE CONSTRAINT events_partition_bound;
+ALTER TABLE messages VALIDATE CONSTRAINT messages_partition_bound;
+INSERT INTO attempt_provider_sids (provider_sid)
+SELECT provider_sid FROM attempts WHERE provider_sid IS NOT NULL
+ON CONFLICT (provider_sid) DO NOTHING;
+
+-- migrate:commit
+-- Step 3: the switch, catalog work only (no scan, no index build, no row moved).
 -- Every table of day_partitioned becomes a partitioned table, its rows kept in place.
 DO $migrate$
 DECLARE
     t record;
     legacy text;
-    tomorrow uuid := day_key((now() AT TIME ZONE 'UTC')::date + 1);
+    bound uuid;
     has_rows boolean;
     ix record;
     tg record;
@@ -197,9 +258,10 @@ DECLARE
     last_value bigint;
     key_attnum smallint;
 BEGIN
-    FOR t IN SELECT table_name AS name, key_column AS key FROM day_partitioned
+    FOR t IN SELECT table_name AS name, key_column AS key, legacy_bound FROM day_partitioned
              ORDER BY table_name LOOP
         legacy := t.name || '_legacy';
+        bound := t.legacy_bound;
         EXECUTE format('ALTER TABLE %I RENAME TO %I', t.name, legacy);
         SELECT attnum INTO key_attnum FROM pg_attribute
         WHERE attrelid = legacy::regclass AND attname = t.key;
@@ -259,6 +321,8 @@ BEGIN
         EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
                        ' INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE'
                        ' INCLUDING COMMENTS) PARTITION BY RANGE (%I)', t.name, legacy, t.key);
+        -- LIKE copied the step-1 bound; it is the legacy partition's alone.
+        EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', t.name, t.name || '_partition_bound');
 
         -- An identity column keeps its sequence's name and position (events_id_seq: readers
         -- take their settled marks from it).
@@ -279,15 +343,12 @@ BEGIN
 
         EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', legacy) INTO has_rows;
         IF has_rows THEN
-            -- Validated first, so ATTACH finds the partition constraint proven and skips its
-            -- own scan; then it has served and goes.
-            EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (%I IS NOT NULL AND %I < %L)'
-                           ' NOT VALID', legacy, legacy || '_bound', t.key, t.key, tomorrow);
-            EXECUTE format('ALTER TABLE %I VALIDATE CONSTRAINT %I', legacy, legacy || '_bound');
+            -- The CHECK constraint validated in step 2 proves the partition constraint, so
+            -- ATTACH does not scan; then it has served and goes.
             EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (MINVALUE) TO (%L)',
-                           t.name, legacy, tomorrow);
-            EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', legacy, legacy || '_bound');
+                           t.name, legacy, bound);
         END IF;
+        EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', legacy, t.name || '_partition_bound');
         FOREACH statement IN ARRAY indexes LOOP
             EXECUTE statement;
         END LOOP;
@@ -315,21 +376,6 @@ BEGIN
     END LOOP;
 END
 $migrate$;
-
-INSERT INTO attempt_provider_sids (provider_sid)
-SELECT provider_sid FROM attempts WHERE provider_sid IS NOT NULL;
-CREATE TRIGGER attempts_provider_sid_insert
-    AFTER INSERT ON attempts
-    FOR EACH ROW WHEN (NEW.provider_sid IS NOT NULL)
-    EXECUTE FUNCTION claim_attempt_provider_sid();
-CREATE TRIGGER attempts_provider_sid_update
-    AFTER UPDATE OF provider_sid ON attempts
-    FOR EACH ROW WHEN (OLD.provider_sid IS DISTINCT FROM NEW.provider_sid)
-    EXECUTE FUNCTION claim_attempt_provider_sid();
-CREATE TRIGGER attempts_provider_sid_delete
-    AFTER DELETE ON attempts
-    FOR EACH ROW WHEN (OLD.provider_sid IS NOT NULL)
-    EXECUTE FUNCTION claim_attempt_provider_sid();
 
 -- Today and the next days (today is skipped where the legacy partition holds it).
 SELECT create_day_partitions((now() AT TIME ZONE 'UTC')::date, 4);

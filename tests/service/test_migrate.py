@@ -90,6 +90,23 @@ async def test_a_failing_migration_leaves_nothing_half_applied(
         await conn.close()
 
 
+async def test_a_migration_in_steps_commits_each_step(servers: Servers, tmp_path: Path) -> None:
+    url = await fresh(servers, "steps")
+    (tmp_path / "0001_steps.sql").write_text(
+        "CREATE TABLE first (a int);\n-- migrate:commit\nCREATE TABLE second (a int);\n"
+        "SELECT nonsense();\n"
+    )
+    conn = await asyncpg.connect(url)
+    try:
+        with pytest.raises(asyncpg.PostgresError):
+            await migrate.apply(conn, tmp_path)
+        assert await conn.fetchval("SELECT to_regclass('first')") is not None
+        assert await conn.fetchval("SELECT to_regclass('second')") is None
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 0
+    finally:
+        await conn.close()
+
+
 # Migration 0019: messages, attempts and events partitioned by day, on a database with data.
 
 # What later migrations may add to the tables before 0019 runs (a counter kept by a trigger with
@@ -204,6 +221,17 @@ async def test_0019_partitions_a_database_with_data_in_place(
         index_oid = await conn.fetchval("SELECT 'messages_test_address_idx'::regclass::oid")
         pkey_oid = await conn.fetchval("SELECT 'messages_pkey'::regclass::oid")
 
+        # A first run that stopped after its first two steps (they commit on their own): the
+        # next run does them again. Writes go on between the steps.
+        [partitioning] = [m for m in migrate.discover() if m.version == 19]
+        first, second, _ = partitioning.steps
+        await conn.execute(first)
+        operations.append(await send_at(conn, account, now))
+        await conn.execute(second)
+        await conn.execute(first)
+        # One more operation: its event, two message events, two messages and one attempt.
+        before = {"messages": 10, "attempts": 5, "events": 15}
+
         assert await migrate.apply(conn) == [m.name for m in migrate.discover() if m.version >= 19]
 
         # Every row is where it was: in the legacy partitions, read through the parents.
@@ -263,9 +291,10 @@ async def test_0019_partitions_a_database_with_data_in_place(
         )
         assert scanned(plan) == ["messages_legacy"]
 
-        # New rows: tomorrow's go to tomorrow's partitions (made by the migration), through the
-        # triggers carried over; event ids go on from the old sequence.
-        tomorrow = now + timedelta(days=1)
+        # New rows: those of the day after tomorrow (the first after the legacy partition's
+        # range) go to that day's partitions, made by the migration, through the triggers
+        # carried over; event ids go on from the old sequence.
+        tomorrow = now + timedelta(days=2)
         new = await send_at(conn, account, tomorrow)
         day = tomorrow.strftime("%Y%m%d")
         for table in ("messages", "attempts", "events"):
