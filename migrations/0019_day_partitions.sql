@@ -31,16 +31,15 @@
 -- Existing rows. The old table becomes the partition `<table>_legacy` for every key below the
 -- start of the day after tomorrow (UTC) when the migration starts (so rows written until it ends
 -- stay valid). Its CHECK constraint is added NOT VALID, then validated in a step of its own, so
--- ATTACH skips its own scan. Every index,
--- constraint and trigger the old table had is made again on the parent, read from the
--- catalogue (pg_index, pg_trigger), whichever migration defined it; an index the legacy table
--- already has is attached, not built. A database with no rows yet (a new one) keeps no legacy
--- partition.
+-- ATTACH skips its own scan. Every index, constraint and trigger the old table had is made again
+-- on the parent, read from the catalogue (pg_index, pg_trigger), whichever migration defined
+-- it; an index the legacy table already has is attached, not built. A database with no rows yet
+-- (a new one) keeps no legacy partition.
 --
--- Three steps, each its own transaction (`-- migrate:commit`, service/migrate.py), each safe to
--- run again: (1) definitions, and the CHECK constraints NOT VALID (brief locks, no read);
--- (2) the reads, under locks that let reads and writes go on; (3) the switch, catalog work
--- under brief ACCESS EXCLUSIVE locks. docs/partitioning.md has the locks and their durations.
+-- Steps, each its own transaction (`-- migrate:commit`, service/migrate.py), each safe to run
+-- again: (1) definitions, and the CHECK constraints NOT VALID (brief locks, no read); (2) the
+-- reads, under locks that let reads and writes go on; (3) the switch, catalog work under brief
+-- ACCESS EXCLUSIVE locks. docs/partitioning.md has the locks and their durations.
 
 -- Step 1.
 
@@ -228,12 +227,17 @@ END
 $bound$;
 
 -- migrate:commit
--- Step 2: the reads, under locks that let reads and writes go on. VALIDATE takes SHARE UPDATE
--- EXCLUSIVE and scans each table once; the provider sids are copied from attempts (new ones are
+-- Step 2: the reads, under locks that let reads and writes go on, one transaction each (a
+-- VALIDATE takes an xid only for its catalog update at the end, so event readers, who wait for
+-- older transactions to end, are not held up by its scan). VALIDATE takes SHARE UPDATE
+-- EXCLUSIVE and scans the table once; the provider sids are copied from attempts (new ones are
 -- added by the triggers meanwhile).
 ALTER TABLE attempts VALIDATE CONSTRAINT attempts_partition_bound;
+-- migrate:commit
 ALTER TABLE events VALIDATE CONSTRAINT events_partition_bound;
+-- migrate:commit
 ALTER TABLE messages VALIDATE CONSTRAINT messages_partition_bound;
+-- migrate:commit
 INSERT INTO attempt_provider_sids (provider_sid)
 SELECT provider_sid FROM attempts WHERE provider_sid IS NOT NULL
 ON CONFLICT (provider_sid) DO NOTHING;
