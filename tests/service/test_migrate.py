@@ -17,6 +17,7 @@ import pytest
 from service import db, ids, migrate
 from service.events import store as events_store
 from service.messages import logic as messages_logic
+from service.retention import logic as retention
 from tests.support.servers import Servers, create_database
 
 
@@ -331,6 +332,33 @@ async def test_0019_partitions_a_database_with_data_in_place(
             await conn.execute(
                 "UPDATE attempts SET provider_sid = $1 WHERE operation_id = $2", taken, new
             )
+
+        # Once its whole range is past retention, the legacy partition goes like a day: here
+        # with one of its sends still waiting to go, whose rows alone stay.
+        waiting = operations[1]
+        await conn.execute(
+            "UPDATE messages SET due_at = $1 WHERE operation_id = $2",
+            now + timedelta(days=30),
+            waiting,
+        )
+        pool = await db.create_pool(url, min_size=1, max_size=2)
+        try:
+            await retention.purge(pool, now=now + timedelta(days=9), retention_days=7)
+        finally:
+            await pool.close()
+        left = await conn.fetch("SELECT id FROM operations ORDER BY id")
+        assert [r["id"] for r in left] == [waiting, new]
+        where = await conn.fetch(
+            "SELECT tableoid::regclass::text AS t, count(*) FROM messages GROUP BY 1 ORDER BY 1"
+        )
+        assert [(r["t"], r["count"]) for r in where] == [
+            ("messages_legacy", 2),
+            (f"messages_p{day}", 2),
+        ]
+        bound = await conn.fetchval(
+            "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = 'messages_legacy'"
+        )
+        assert bound.startswith("FOR VALUES FROM (MINVALUE) TO (")
     finally:
         await conn.close()
 
