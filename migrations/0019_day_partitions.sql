@@ -129,7 +129,8 @@ $$;
 -- Retention: a partition whose whole range is past retention goes. Rows of the operations in
 -- `keep` (a send with messages still to go) stay: the partition is replaced by a copy of just
 -- those rows, attached over the same range. Rows are copied, not inserted through the parent,
--- so no trigger sees them move. The provider sids of the attempts that go are released.
+-- so no trigger sees them move. (The provider sids of the attempts that go are released by
+-- retention beforehand, with their operations: this scans nothing but the kept rows.)
 CREATE OR REPLACE FUNCTION drop_day_partition(part regclass, keep uuid[]) RETURNS void
     LANGUAGE plpgsql AS $$
 DECLARE
@@ -144,11 +145,6 @@ BEGIN
     WHERE i.inhrelid = part;
     IF parent IS NULL THEN
         RAISE EXCEPTION '% is not a partition', part;
-    END IF;
-    IF parent = 'attempts'::regclass THEN
-        EXECUTE format('DELETE FROM attempt_provider_sids s USING %s a'
-                       ' WHERE s.provider_sid = a.provider_sid AND a.operation_id <> ALL($1)',
-                       part) USING keep;
     END IF;
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE operation_id = ANY($1))', part)
         USING keep INTO kept;

@@ -28,8 +28,10 @@ SELECT uuid7_floor($1);
 -- Operations of a day and before it (operation ids are UUIDv7) with a message still due:
 -- scheduled further ahead than retention, or still being sent. Their rows stay when the day's
 -- partitions go (messages_pending_idx, one short range per partition).
-SELECT DISTINCT operation_id FROM messages
-WHERE due_at IS NOT NULL AND operation_id < $1;
+-- Only operations still there: one deleted by an earlier batch is not brought back.
+SELECT DISTINCT m.operation_id FROM messages m
+WHERE m.due_at IS NOT NULL AND m.operation_id < $1
+  AND EXISTS (SELECT 1 FROM operations o WHERE o.id = m.operation_id);
 
 -- name: day_operations
 -- The operations of a day ($1 <= id < $2; from the first for the legacy partition) that go
@@ -38,6 +40,16 @@ SELECT id FROM operations
 WHERE id >= $1 AND id < $2 AND id > $3 AND id <> ALL($4::uuid[])
 ORDER BY id
 LIMIT $5;
+
+-- name: count_day_messages
+-- The messages of these operations in the day's partition ($1 <= id < $2).
+SELECT count(*) FROM messages WHERE id >= $1 AND id < $2 AND operation_id = ANY($3::uuid[]);
+
+-- name: release_provider_sids
+-- The provider sids of these operations' attempts: dropped partitions fire no trigger.
+DELETE FROM attempt_provider_sids
+WHERE provider_sid IN (SELECT provider_sid FROM attempts
+                       WHERE operation_id = ANY($1::uuid[]) AND provider_sid IS NOT NULL);
 
 -- name: delete_later_attempts
 -- Attempts of a day's operations made on a later day (a send scheduled ahead, a fallback): in
@@ -58,6 +70,10 @@ SELECT drop_day_partition($1::regclass, $2::uuid[]);
 DELETE FROM messages
 WHERE id >= $2 AND id < $3 AND operation_id >= $1 AND operation_id < $2
   AND operation_id <> ALL($4::uuid[]);
+
+-- name: delete_straddling_messages_of
+-- The same, for these operations.
+DELETE FROM messages WHERE id >= $1 AND id < $2 AND operation_id = ANY($3::uuid[]);
 
 -- name: delete_day_operations
 DELETE FROM operations WHERE id >= $1 AND id < $2 AND id <> ALL($3::uuid[]);

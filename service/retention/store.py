@@ -73,13 +73,22 @@ async def delete_later_attempts(
     await conn.execute(Q.delete_later_attempts, upper, list(operation_ids))
 
 
-async def count_dropped_messages(
-    conn: Connection, partition: str, keep: Sequence[uuid.UUID]
+async def count_day_messages(
+    conn: asyncpg.Connection, day: tuple[uuid.UUID, uuid.UUID], operation_ids: list[uuid.UUID]
 ) -> int:
-    """Messages of a partition that go with it (those of the kept operations stay)."""
-    query = f"SELECT count(*) FROM {_ident(partition)} WHERE operation_id <> ALL($1::uuid[])"  # noqa: S608
-    count: int = await conn.fetchval(query, list(keep))
+    count: int = await conn.fetchval(Q.count_day_messages, *day, operation_ids)
     return count
+
+
+async def release_provider_sids(conn: asyncpg.Connection, operation_ids: list[uuid.UUID]) -> None:
+    await conn.execute(Q.release_provider_sids, operation_ids)
+
+
+async def delete_straddling_messages_of(
+    conn: asyncpg.Connection, upper: uuid.UUID, until: uuid.UUID, operation_ids: list[uuid.UUID]
+) -> int:
+    status = await conn.execute(Q.delete_straddling_messages_of, upper, until, operation_ids)
+    return int(status.split()[-1])
 
 
 async def lock_partitioned(conn: asyncpg.Connection) -> None:
@@ -106,6 +115,11 @@ async def delete_day_operations(
     conn: asyncpg.Connection, day: tuple[uuid.UUID, uuid.UUID], keep: Sequence[uuid.UUID]
 ) -> None:
     await conn.execute(Q.delete_day_operations, *day, list(keep))
+
+
+async def delete_operations_only(conn: asyncpg.Connection, operation_ids: list[uuid.UUID]) -> None:
+    """Delete operations whose messages and attempts go with their day's partitions."""
+    await conn.execute(Q.delete_operations, operation_ids)
 
 
 async def expired_operations(

@@ -407,3 +407,23 @@ async def test_an_insert_for_a_day_without_partition_lands_in_the_default_one(
     assert made == 3 * retention.DAYS_AHEAD - 3
     assert not await exists(pool, f"messages_p{far.strftime('%Y%m%d')}")
     assert await rows_of(pool, operation_id) == ALL_THERE
+
+
+async def test_a_day_behind_a_long_transaction_waits_for_the_next_run(pool: asyncpg.Pool) -> None:
+    """Dropping needs ACCESS EXCLUSIVE locks: behind a transaction reading messages it gives up
+    after its lock timeout (rather than queue every reader behind it), and a later run drops
+    the day."""
+    await days_partitioned(pool)
+    sid = (await accounts.create_account(pool, "retention")).account_sid
+    old = await send_of_day(pool, sid, NOW - timedelta(days=9))
+    day = (NOW - timedelta(days=9)).strftime("%Y%m%d")
+    async with pool.acquire() as reader, reader.transaction():
+        await reader.fetchval("SELECT count(*) FROM messages")
+        await retention.purge(pool, now=NOW, retention_days=7)
+        assert await exists(pool, f"messages_p{day}")
+        # Nor are the rows of days left for later deleted one by one meanwhile (the oldest day,
+        # empty, was the first to find its locks busy).
+        assert await rows_of(pool, old) == ALL_THERE
+    assert await retention.purge(pool, now=NOW, retention_days=7) == 3
+    assert not await exists(pool, f"messages_p{day}")
+    assert await rows_of(pool, old) == GONE
