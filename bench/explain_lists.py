@@ -311,7 +311,11 @@ def cases(s: Sample) -> list[Case]:
     ]
 
 
-_SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
+# A partition's scan counts as its table's (messages_p20261203, messages_default, messages_legacy
+# are messages). A Seq Scan costing less than this reads a table (or partition) of a few dozen
+# pages, where it is the planner's right call: an empty day ahead, or a day with a few rows.
+SMALL_SCAN_COST = 200.0
+_SEQ_SCAN = re.compile(r"Seq Scan on (\w+?)(?:_p\d{8}|_default|_legacy)?(?: \w+)?  \(cost=(\S+)")
 
 
 @dataclass
@@ -330,7 +334,11 @@ async def explain(conn: asyncpg.Connection, case: Case) -> Explained:
         await db.plan_with_values(conn)
         rows = await conn.fetch(f"EXPLAIN ({options}FORMAT TEXT) {case.query}", *case.args)
     plan = [row[0] for row in rows]
-    seq_scans = [t for t in _SEQ_SCAN.findall("\n".join(plan)) if t in case.tables]
+    seq_scans = [
+        table
+        for table, cost in _SEQ_SCAN.findall("\n".join(plan))
+        if table in case.tables and float(cost.split("..")[1]) >= SMALL_SCAN_COST
+    ]
     seconds = None
     for line in plan:
         if line.startswith("Execution Time:"):

@@ -1,6 +1,10 @@
 """Forward-only migrations: numbered SQL files in migrations/, each applied once, in order.
 
 Two processes starting at once serialise on an advisory lock; the second finds the work done.
+A file runs in one transaction, unless lines `-- migrate:commit` split it into steps: each step
+then commits on its own (a long read under a weak lock can come before the step that needs a
+strong one), and the migration counts as applied with its last step. Every step of such a file
+must be safe to run again: after a failure, the next run starts again at the first step.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # An arbitrary constant shared by every process that migrates this database.
 _LOCK_KEY = 0x636F6D6D73  # "comms"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# A line that commits the steps of a migration before it (see the module docstring).
+STEP_MARK = "-- migrate:commit"
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,17 @@ class Migration:
     @property
     def checksum(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def steps(self) -> list[str]:
+        """The file's parts between `-- migrate:commit` lines (the whole file if none)."""
+        steps: list[list[str]] = [[]]
+        for line in self.sql.splitlines(keepends=True):
+            if line.strip() == STEP_MARK:
+                steps.append([])
+            else:
+                steps[-1].append(line)
+        return ["".join(step) for step in steps]
 
 
 class MigrationError(Exception):
@@ -70,8 +87,12 @@ async def apply(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> l
                 if row["checksum"] != migration.checksum:
                     raise MigrationError(f"{migration.name} changed after it was applied")
                 continue
+            *earlier, last = migration.steps
+            for step in earlier:
+                async with conn.transaction():
+                    await conn.execute(step)
             async with conn.transaction():
-                await conn.execute(migration.sql)
+                await conn.execute(last)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
                     migration.version,

@@ -148,8 +148,9 @@ async def send_due(ctx: dict[str, Any]) -> int:
 
 
 async def purge_expired(ctx: dict[str, Any]) -> int:
-    """Hourly: operations with their messages, attempts, events and webhook deliveries past
-    retention; expired idempotency keys."""
+    """Hourly: the day partitions of the next days (made ahead); operations with their
+    messages, attempts, events and webhook deliveries past retention (whole days, dropped as
+    partitions); expired idempotency keys."""
     settings: Settings = ctx["settings"]
     dispatcher: Dispatcher = ctx["dispatcher"]
     with tracing.untraced(ctx.get("tracing")):

@@ -49,6 +49,8 @@ WITH receipt AS (
         updated_at = r.received_at
     FROM receipt r
     WHERE a.id = r.attempt_id AND a.status = ANY(string_to_array(r.attempt_from, ','))
+      -- Prunes to the day partitions of these ids (migrations/0019).
+      AND a.id = ANY($2::uuid[])
     RETURNING a.message_id, a.route_index, r.ordinal, r.status, r.error_code, r.error_message,
               r.message_from, r.received_at
 ), target AS (

@@ -36,8 +36,10 @@ SET due_at = $3,
     claim = $5,
     status = CASE WHEN m.status = 'SCHEDULED' THEN 'QUEUED' ELSE m.status END,
     updated_at = $1
-FROM due
-WHERE m.id = due.id
+-- ANY(ARRAY(…)) rather than a join: a lookup by primary key in each day partition (messages
+-- are partitioned by id, migrations/0019), where a join is costed as if every partition were
+-- read per row and planned as a hash join over all of them.
+WHERE m.id = ANY(ARRAY(SELECT id FROM due))
 RETURNING m.id, m.operation_id, m.account_sid, m.channel, m.address, m.variables,
           m.scheduled_for, m.created_at, m.routes, m.route_index;
 
@@ -85,7 +87,9 @@ FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text
 -- name: store_rendered
 UPDATE messages m SET content = r.content, tags = r.tags
 FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[]) AS r(id, content, tags)
-WHERE m.id = r.id;
+WHERE m.id = r.id
+  -- Prunes to the day partitions of these ids (migrations/0019).
+  AND m.id = ANY($1::uuid[]);
 
 -- name: record_attempt_outcomes
 -- Attempts leave SUBMITTING only (a receipt may already have moved them further), and take
@@ -102,7 +106,9 @@ SET provider_sid = coalesce(t.provider_sid, o.provider_sid),
     updated_at = $7
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::timestamptz[])
     AS o(attempt_id, provider_sid, status, error_code, error_message, sent_at)
-WHERE t.id = o.attempt_id;
+WHERE t.id = o.attempt_id
+  -- Prunes to the day partitions of these ids (migrations/0019).
+  AND t.id = ANY($1::uuid[]);
 
 -- name: owned_sids
 SELECT provider_sid FROM attempts WHERE provider_sid = ANY($1::text[]);
@@ -151,6 +157,8 @@ FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6
             $7::uuid[])
     AS o(message_id, status, error_code, error_message, next_due, ends_message, attempt_id)
 WHERE m.id = o.message_id
+  -- Prunes to the day partitions of these ids (migrations/0019).
+  AND m.id = ANY($1::uuid[])
   AND m.claim = $9
   AND (o.attempt_id IS NULL
        OR m.route_index = (SELECT a.route_index FROM attempts a WHERE a.id = o.attempt_id));

@@ -59,12 +59,17 @@ def test_pages_stop_early_instead_of_sorting_everything(
         "messages: startDate+endDate (one hour)",
     ):
         plan = by_name[name].plan
-        [scan] = [line for line in plan if "on messages" in line]
-        assert "Index Scan using messages_" in scan, (name, plan)
-        # Read in list order and stopped at the page: at most the 51 rows asked for.
-        actual = re.search(r"actual time=\S+ rows=(\d+)", scan)
-        assert actual is not None
-        assert int(actual.group(1)) <= 51, (name, plan)
+        # One scan per day partition (messages are partitioned by day), merged in list order.
+        scans = [line for line in plan if re.search(r" on messages_\w+ ", line)]
+        assert scans, (name, plan)
+        for scan in scans:
+            if "Seq Scan" in scan and "(cost=0.00..0.00 " in scan:
+                continue  # an empty partition (a day ahead): nothing to read
+            assert "Index Scan using messages_" in scan, (name, plan)
+            # Read in list order and stopped at the page: at most the 51 rows asked for.
+            actual = re.search(r"actual time=\S+ rows=(\d+)", scan)
+            assert actual is not None
+            assert int(actual.group(1)) <= 51, (name, plan)
 
 
 def test_tag_filters_use_the_tag_index_when_rare(
