@@ -180,3 +180,9 @@ WHERE a.provider_sid = $1 AND a.account_sid = $2 AND m.account_sid = $2;
 -- name: sender_backlog
 -- Messages of this sender waiting to be handed over now (messages_sender_due_idx).
 SELECT count(*) FROM messages WHERE sender_key = $1 AND due_at <= $2;
+
+-- name: sender_backlogs
+-- The same for several senders in one round trip.
+SELECT k AS sender_key,
+       (SELECT count(*) FROM messages WHERE sender_key = k AND due_at <= $2) AS backlog
+FROM unnest($1::text[]) AS k;

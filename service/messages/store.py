@@ -137,6 +137,16 @@ async def sender_backlog(
     return int(await conn.fetchval(Q.sender_backlog, sender_key, now))
 
 
+async def sender_backlogs(
+    conn: asyncpg.Connection | asyncpg.Pool, sender_keys: Sequence[str], now: datetime
+) -> dict[str, int]:
+    """sender_backlog of each sender, in one round trip."""
+    if not sender_keys:
+        return {}
+    rows = await conn.fetch(Q.sender_backlogs, list(sender_keys), now)
+    return {row["sender_key"]: int(row["backlog"]) for row in rows}
+
+
 async def get_message(
     conn: asyncpg.Connection | asyncpg.Pool, message_id: uuid.UUID, account_sid: str
 ) -> MessageDetailRow | None:
