@@ -47,28 +47,28 @@ _RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 
 
-def _pids(api: str) -> list[int]:
+def _pids(api: str) -> dict[int, str]:
     """The API's processes, PostgreSQL's (postmaster and backends) and Redis's."""
     port = api.rsplit(":", 1)[1]
-    found = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True)
-    pids = [int(p) for p in found.stdout.split()]
+    found = subprocess.run(["pgrep", "-f", "--", f"--port {port}"], capture_output=True, text=True)
+    pids = {int(p): "api" for p in found.stdout.split()}
     for name in ("pg", "redis"):
         pid = int((DEV_ROOT / f"{name}.state").read_text().split()[0])
         children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-        pids += [pid, *(int(p) for p in children.stdout.split())]
+        pids |= dict.fromkeys([pid, *(int(c) for c in children.stdout.split())], name)
     return pids
 
 
-def cpu_seconds(api: str) -> dict[int, float]:
+def cpu_seconds(api: str) -> dict[tuple[int, str], float]:
     """CPU time (user + system) of each process of the stack so far."""
     ticks = os.sysconf("SC_CLK_TCK")
     out = {}
-    for pid in _pids(api):
+    for pid, kind in _pids(api).items():
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        out[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        out[(pid, kind)] = (int(fields[11]) + int(fields[12])) / ticks
     return out
 
 
@@ -158,11 +158,14 @@ async def page_token(api: str, auth: tuple[str, str], query: str, page: int) -> 
 
 
 def report(
-    name: str, figures: tuple[float, float, float, int], cpu_ms: float | None = None
+    name: str, figures: tuple[float, float, float, int], cpu_ms: dict[str, float] | None = None
 ) -> None:
     rate, p50, p99, non_2xx = figures
     flag = f"  ({non_2xx} non-2xx!)" if non_2xx else ""
-    cpu = f"  {cpu_ms:6.2f} CPU ms/request" if cpu_ms is not None else ""
+    cpu = ""
+    if cpu_ms is not None:
+        parts = " ".join(f"{kind} {ms:.2f}" for kind, ms in sorted(cpu_ms.items()))
+        cpu = f"  CPU ms/request {sum(cpu_ms.values()):.2f} ({parts})"
     print(
         f"{name:52} {rate:9.0f} req/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms{cpu}{flag}",
         flush=True,
@@ -175,9 +178,13 @@ def measured(api: str, seconds: int, run: Callable[[], tuple[float, float, float
     before = cpu_seconds(api)
     figures = run()
     after = cpu_seconds(api)
-    used = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+    used = {kind: 0.0 for _, kind in after}
+    for key, t in after.items():
+        used[key[1]] += t - before.get(key, 0.0)
     requests = figures[0] * seconds
-    return figures, (used * 1000 / requests if requests else None)
+    if not requests:
+        return figures, None
+    return figures, {kind: seconds_used * 1000 / requests for kind, seconds_used in used.items()}
 
 
 def main() -> None:

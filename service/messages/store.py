@@ -122,13 +122,22 @@ async def status_callback_secret(
     return secret
 
 
+# Up to this many messages are written with one pipelined INSERT per row (executemany: one
+# round trip); more with COPY (two round trips, whatever the count, and far less work per row).
+SMALL_BATCH = 32
+_INSERT_MESSAGE = (  # noqa: S608 (the names are MessageRecord's fields: no input in it)
+    f"INSERT INTO messages ({', '.join(MESSAGE_COPY_COLUMNS)}) "
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(MESSAGE_COPY_COLUMNS) + 1))})"
+)
+
+
 async def copy_messages(conn: asyncpg.Connection, records: Sequence[MessageRecord]) -> None:
-    """All of an operation's messages in one COPY: no round trip per recipient."""
-    await conn.copy_records_to_table(
-        "messages",
-        records=[msgspec.structs.astuple(record) for record in records],
-        columns=MESSAGE_COPY_COLUMNS,
-    )
+    """All of an operation's messages at once: no round trip per recipient."""
+    rows = [msgspec.structs.astuple(record) for record in records]
+    if len(rows) <= SMALL_BATCH:
+        await conn.executemany(_INSERT_MESSAGE, rows)
+        return
+    await conn.copy_records_to_table("messages", records=rows, columns=MESSAGE_COPY_COLUMNS)
 
 
 async def sender_backlog(
