@@ -125,8 +125,9 @@ async def status_callback_secret(
 # Up to this many messages are written with one pipelined INSERT per row (executemany: one
 # round trip); more with COPY (two round trips, whatever the count, and far less work per row).
 SMALL_BATCH = 32
-_INSERT_MESSAGE = (  # noqa: S608 (the names are MessageRecord's fields: no input in it)
-    f"INSERT INTO messages ({', '.join(MESSAGE_COPY_COLUMNS)}) "
+# The names are MessageRecord's fields: no input in it.
+_INSERT_MESSAGE = (
+    f"INSERT INTO messages ({', '.join(MESSAGE_COPY_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join(f'${n}' for n in range(1, len(MESSAGE_COPY_COLUMNS) + 1))})"
 )
 
