@@ -5,7 +5,8 @@ runs EXPLAIN (ANALYZE) on the named queries of the list endpoints exactly as the
 them (same SQL text, values bound, planned per call) for every documented filter and many
 combinations; prints each plan's summary and fails if any plan reads `messages` with a Seq Scan.
 
-    uv run python bench/explain_lists.py [--messages 1000000] [--verbose] [--keep]
+    uv run python bench/explain_lists.py [--messages 1000000] [--fresh-send 10000] [--verbose]
+        [--keep]
 
 PostgreSQL comes from DATABASE_URL (an admin URL: the database is created beside it), else an
 embedded server is started under .devdata/bench-lists and stopped at the end.
@@ -14,8 +15,13 @@ The data: 20 accounts, one holding ~60% of everything; ~20,000 operations over 7
 them 2,500 messages, the rest 26); recipients among 200,000 addresses; statuses ~85% DELIVERED,
 4% SENT, 3% FAILED, 2% UNDELIVERED, 2% QUEUED, 2% SCHEDULED, 1% READ, 1% CANCELED; channels 90%
 PHONE, 9% WHATSAPP, 1% CONVERSATIONS; tags {campaign: c0..c49, wave: 0..2}, 1% of operations
-tagged campaign:rare, 1% with a Liquid tag rendered per message (name: n0..n999); an attempt
-with a provider SID for every 10th message.
+tagged campaign:rare, 1% with a Liquid tag rendered per message (name: n0..n999), the oldest
+(a big one) campaign:first; an attempt with a provider SID for every 10th message. Every message
+of an operation has its operation's created_at, as an accept stamps them.
+
+Then, as a send just accepted (`--fresh-send`, 10,000 messages sharing one created_at, stored
+after the ANALYZE with autovacuum off, so the statistics know nothing of it), the lists of that
+send are EXPLAINed again: the plans must not depend on fresh statistics.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from service import db, devstack, migrate
 from service.messages import store as messages_store
 from service.operations import store as operations_store
+from service.pagination import Position
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_ROOT = ROOT / ".devdata" / "bench-lists"
@@ -62,6 +69,7 @@ UPDATE bench_ops SET
     id = uuidv7(created_at - now()),
     liquid = i % 100 = 7,
     tags = CASE
+        WHEN i = 0 THEN jsonb_build_object('campaign', 'first', 'wave', '0')
         WHEN i % 100 = 3 THEN jsonb_build_object('campaign', 'rare', 'wave', (i % 3)::text)
         WHEN i % 100 = 7
             THEN jsonb_build_object('campaign', 'c' || (i % 50), 'name', '{{{{ name }}}}')
@@ -118,6 +126,60 @@ WHERE status NOT IN ('QUEUED', 'SCHEDULED', 'CANCELED')
 """
 
 
+FRESH_SEND_SQL = """
+INSERT INTO operations (id, account_sid, status, tags, content, sender, validity_period, total,
+                        created_at, updated_at)
+VALUES ($1::uuid, $2::text, 'PROCESSING', '{"campaign": "fresh"}', '{"text": "hi"}',
+        '{"address": "+15017122661", "channel": "SMS"}', 36000, $3::int, $4::timestamptz,
+        $4::timestamptz);
+INSERT INTO messages (id, operation_id, account_sid, position, channel, address, status,
+                      operation_tags, due_at, created_at, updated_at)
+SELECT uuidv7(), $1::uuid, $2::text, j, 'PHONE', '+1556' || lpad(j::text, 7, '0'),
+       CASE WHEN j % 10 = 0 THEN 'FAILED' ELSE 'QUEUED' END, '{"campaign": "fresh"}',
+       CASE WHEN j % 10 <> 0 THEN $4::timestamptz END, $4::timestamptz, $4::timestamptz
+FROM generate_series(0, $3::int - 1) AS j;
+"""
+
+
+async def fresh_send(conn: asyncpg.Connection, account: str, size: int) -> uuid.UUID:
+    """A send of `size` messages just accepted (one created_at), unknown to the statistics."""
+    await conn.execute("ALTER TABLE messages SET (autovacuum_enabled = false)")
+    await conn.execute("ALTER TABLE operations SET (autovacuum_enabled = false)")
+    operation_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    async with conn.transaction():
+        for statement in _statements(FRESH_SEND_SQL):
+            await conn.execute(statement, operation_id, account, size, now)
+    return operation_id
+
+
+async def fresh_cases(
+    conn: asyncpg.Connection, account: str, operation_id: uuid.UUID
+) -> list[Case]:
+    """The fresh send's lists: page 1 and the last pages (deep in its one created_at)."""
+    row = await conn.fetchrow(
+        "SELECT created_at, id FROM messages WHERE operation_id = $1 "
+        "ORDER BY created_at DESC, id DESC OFFSET 9950 LIMIT 1",
+        operation_id,
+    )
+    deep = (row[0], row[1]) if row else None
+    return [
+        message_case("fresh send: operationId", account, operation_id=operation_id),
+        message_case(
+            "fresh send: operationId, page 200", account, operation_id=operation_id, after=deep
+        ),
+        message_case(
+            "fresh send: operationId+status", account, operation_id=operation_id, status="FAILED"
+        ),
+        message_case("fresh send: status QUEUED", account, status="QUEUED"),
+        message_case("fresh send: status QUEUED, page 200", account, status="QUEUED", after=deep),
+        message_case("fresh send: tags", account, tags={"campaign": "fresh"}),
+        message_case("fresh send: tags, page 200", account, tags={"campaign": "fresh"}, after=deep),
+        message_case("fresh send: no filter", account),
+        message_case("fresh send: no filter, page 200", account, after=deep),
+    ]
+
+
 def _operations_for(total_messages: int) -> int:
     per_hundred = BIG_OPERATION + 99 * SMALL_OPERATION
     return max(100, round(total_messages * 100 / per_hundred))
@@ -153,6 +215,8 @@ class Sample:
     sid: str
     latest: datetime
     position: tuple[datetime, uuid.UUID]
+    # Deep in the big operation: its messages share one created_at.
+    in_operation: tuple[datetime, uuid.UUID]
 
 
 async def sample(conn: asyncpg.Connection) -> Sample:
@@ -177,8 +241,22 @@ async def sample(conn: asyncpg.Connection) -> Sample:
         "ORDER BY created_at DESC, id DESC OFFSET 5000 LIMIT 1",
         big,
     )
+    inside = await conn.fetchrow(
+        "SELECT created_at, id FROM messages WHERE operation_id = $1 "
+        "ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1",
+        big_operation,
+        BIG_OPERATION - 100,
+    )
     return Sample(
-        big, small, big_operation, small_operation, address, sid, latest, (row[0], row[1])
+        big,
+        small,
+        big_operation,
+        small_operation,
+        address,
+        sid,
+        latest,
+        (row[0], row[1]),
+        (inside[0], inside[1]),
     )
 
 
@@ -190,28 +268,18 @@ class Case:
     analyze: bool = True
     tables: tuple[str, ...] = ("messages",)
     notes: list[str] = field(default_factory=list)
+    # The transaction's planner settings; None: db.plan_with_values.
+    settings: str | None = None
 
 
 def message_case(name: str, account: str, *, after: Any = None, **filters: Any) -> Case:
-    f = messages_store.MessageFilters(**filters)
-    position = after or (None, None)
-    return Case(
-        f"messages: {name}",
-        messages_store.Q.list_messages,
-        (
-            account,
-            f.operation_id,
-            f.status,
-            f.channel,
-            f.address,
-            f.tags,
-            f.start_date,
-            f.end_date,
-            position[0],
-            position[1],
-            51,
-        ),
+    """A message list exactly as store.list_messages runs it: its query of this shape of
+    filters, with its planner settings."""
+    position = Position(*after) if after else None
+    statement = messages_store.list_statement(
+        account, messages_store.MessageFilters(**filters), position, 51
     )
+    return Case(f"messages: {name}", statement.query, statement.args, settings=statement.settings)
 
 
 def operation_case(name: str, account: str, **filters: Any) -> Case:
@@ -236,6 +304,14 @@ def cases(s: Sample) -> list[Case]:
         message_case("no filter (small account)", small),
         message_case("operationId (2,500 messages)", big, operation_id=s.big_operation),
         message_case("operationId, other account's", small, operation_id=s.big_operation),
+        message_case(
+            "operationId, last pages (one created_at)",
+            big,
+            operation_id=s.big_operation,
+            after=s.in_operation,
+        ),
+        message_case("tags campaign:first (the oldest send)", big, tags={"campaign": "first"}),
+        message_case("tags wave:1, page 100", big, tags={"wave": "1"}, after=s.position),
         message_case("status DELIVERED (85%)", big, status="DELIVERED"),
         message_case("status FAILED (3%)", big, status="FAILED"),
         message_case("status CANCELED (1%)", big, status="CANCELED"),
@@ -325,13 +401,18 @@ class Explained:
     seq_scans: list[str]
     summary: str
     seconds: float | None
+    # Rows the scans of `messages` read (returned or filtered out), over all their loops.
+    messages_read: int = 0
 
 
 async def explain(conn: asyncpg.Connection, case: Case) -> Explained:
     """The plan the service gets: a transaction planning with the values (db.plan_with_values)."""
     options = "ANALYZE, BUFFERS, " if case.analyze else ""
     async with conn.transaction(readonly=case.analyze):
-        await db.plan_with_values(conn)
+        if case.settings is None:
+            await db.plan_with_values(conn)
+        else:
+            await conn.execute(case.settings)
         rows = await conn.fetch(f"EXPLAIN ({options}FORMAT TEXT) {case.query}", *case.args)
     plan = [row[0] for row in rows]
     seq_scans = [
@@ -343,7 +424,32 @@ async def explain(conn: asyncpg.Connection, case: Case) -> Explained:
     for line in plan:
         if line.startswith("Execution Time:"):
             seconds = float(line.split()[2]) / 1000
-    return Explained(case, plan, seq_scans, _summary(plan), seconds)
+    return Explained(case, plan, seq_scans, _summary(plan), seconds, messages_read(plan))
+
+
+_ACTUAL = re.compile(r"actual time=\S+ rows=([\d.]+) loops=(\d+)")
+_REMOVED = re.compile(r"Rows Removed by (?:Filter|Index Recheck): (\d+)")
+
+
+def messages_read(plan: Sequence[str]) -> int:
+    """Rows read by the plan's scans of `messages`: returned plus filtered out, times loops."""
+    total = 0
+    for index, line in enumerate(plan):
+        if "Scan" not in line or " on messages" not in line:
+            continue
+        actual = _ACTUAL.search(line)
+        if actual is None:  # never executed
+            continue
+        rows, loops = float(actual.group(1)), int(actual.group(2))
+        removed = 0
+        for detail in plan[index + 1 :]:
+            if "->" in detail:
+                break
+            found = _REMOVED.search(detail)
+            if found:
+                removed += int(found.group(1))
+        total += round(rows * loops + removed * loops)
+    return total
 
 
 def _summary(plan: Sequence[str]) -> str:
@@ -357,7 +463,7 @@ def _summary(plan: Sequence[str]) -> str:
     return " > ".join(nodes)
 
 
-async def run(admin_url: str, messages: int, *, verbose: bool, keep: bool) -> int:
+async def run(admin_url: str, messages: int, *, fresh: int, verbose: bool, keep: bool) -> int:
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
@@ -378,11 +484,17 @@ async def run(admin_url: str, messages: int, *, verbose: bool, keep: bool) -> in
             f"filled {counted:,} messages, {ops:,} operations in "
             f"{time.monotonic() - started:.0f} s; ANALYZEd\n"
         )
-        for case in cases(await sample(conn)):
+        found = await sample(conn)
+        todo = cases(found)
+        if fresh:
+            operation_id = await fresh_send(conn, found.big, fresh)
+            todo += await fresh_cases(conn, found.big, operation_id)
+        for case in todo:
             result = await explain(conn, case)
             took = f"{result.seconds * 1000:8.2f} ms" if result.seconds is not None else " " * 11
             mark = "SEQ SCAN!" if result.seq_scans else "ok"
-            print(f"{mark:9} {took}  {case.name}\n{' ' * 22}{result.summary}")
+            read = f"{result.messages_read:>9,}" if case.name.startswith("messages:") else " " * 9
+            print(f"{mark:9} {took} {read} read  {case.name}\n{' ' * 22}{result.summary}")
             if verbose or result.seq_scans:
                 print("\n".join(" " * 22 + line for line in result.plan))
             failures += bool(result.seq_scans)
@@ -401,6 +513,12 @@ async def run(admin_url: str, messages: int, *, verbose: bool, keep: bool) -> in
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument(
+        "--fresh-send",
+        type=int,
+        default=10_000,
+        help="messages of the send just accepted (0: none)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print every plan in full")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
@@ -410,7 +528,15 @@ def main() -> int:
         server = devstack.start_postgres(DEV_ROOT)
         admin_url = server.url
     try:
-        return asyncio.run(run(admin_url, args.messages, verbose=args.verbose, keep=args.keep))
+        return asyncio.run(
+            run(
+                admin_url,
+                args.messages,
+                fresh=args.fresh_send,
+                verbose=args.verbose,
+                keep=args.keep,
+            )
+        )
     finally:
         if server is not None:
             devstack.stop(server, DEV_ROOT, "pg")

@@ -148,10 +148,11 @@ async def _sender_estimates(
     keys = sorted(queues)
     rates = await sender_rates.rates_for(pool, keys, unregistered_mps)
     named = {kinds.sender_key(s["channel"], s["address"]): s for s in plan.senders}
+    backlogs = await store.sender_backlogs(pool, keys, now)
     estimates: list[wire.DryRunSender] = []
     for key in keys:
         rate = rates[key]
-        backlog = await store.sender_backlog(pool, key, now)
+        backlog = backlogs[key]
         # The backlog's messages are not rendered yet: each counts as one segment.
         free_at = now + timedelta(seconds=backlog / rate)
         queued = sorted(queues[key], key=lambda q: q.due)

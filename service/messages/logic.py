@@ -16,7 +16,7 @@ from schemas.common import Pagination, Related
 from service import error_codes, filters, ids, request_ids, tracing
 from service.clock import rfc3339, rfc3339_or_none
 from service.error_codes import QUEUE_OVERFLOW, UNADDRESSABLE
-from service.errors import NotFound, ValidationFailed
+from service.errors import NotFound, Problem, ValidationFailed
 from service.idempotency import logic as idempotency
 from service.messages import phone, store, templates
 from service.messages.segments import count_segments
@@ -97,39 +97,46 @@ async def accept_send(
     The caller enqueues the dispatch after this returns (after commit): a lost enqueue only
     delays sending until the worker's periodic claim finds the due messages.
     """
-    plan, capacity = await prepare_send(
-        pool,
-        account_sid=account_sid,
-        request=request,
-        now=now,
-        unregistered_mps=unregistered_mps,
-        allow_loopback=allow_loopback,
-    )
-    operation_id = ids.uuid7()
-    message_ids = ids.uuid7_batch(len(plan.recipients))
-    records, due_now = _message_records(plan, operation_id, account_sid, message_ids, capacity, now)
-    async with pool.acquire() as conn, conn.transaction():
-        await store.insert_operation(
+    # The statusCallback's host is resolved before a connection is taken: a slow DNS answer
+    # holds none. Then one connection for the reads and the transaction: each connection taken
+    # from the pool costs a round trip when it goes back (its reset).
+    callback_problems = await _callback_problems(request, allow_loopback)
+    async with pool.acquire() as conn:
+        plan, capacity = await prepare_send(
             conn,
-            operation_id=operation_id,
             account_sid=account_sid,
-            status="SCHEDULED" if plan.schedule else "PROCESSING",
-            tags=plan.tags,
-            content=plan.content,
-            sender=plan.senders[0] if plan.senders else {},
-            validity_period=plan.validity_period,
-            total=len(records),
+            request=request,
             now=now,
-            status_callback=request.status_callback,
-            status_callback_secret=ids.signing_secret() if request.status_callback else None,
-            # The request's id and trace go with everything the send leads to (provider calls,
-            # events), whenever that happens (service/request_ids.py, service/tracing.py).
-            request_id=request_ids.current(),
-            traceparent=tracing.traceparent(),
+            unregistered_mps=unregistered_mps,
+            callback_problems=callback_problems,
         )
-        await store.copy_messages(conn, records)
-        if claim is not None:
-            await idempotency.complete(conn, claim, operation_id)
+        operation_id = ids.uuid7()
+        message_ids = ids.uuid7_batch(len(plan.recipients))
+        records, due_now = _message_records(
+            plan, operation_id, account_sid, message_ids, capacity, now
+        )
+        async with conn.transaction():
+            await store.insert_operation(
+                conn,
+                operation_id=operation_id,
+                account_sid=account_sid,
+                status="SCHEDULED" if plan.schedule else "PROCESSING",
+                tags=plan.tags,
+                content=plan.content,
+                sender=plan.senders[0] if plan.senders else {},
+                validity_period=plan.validity_period,
+                total=len(records),
+                now=now,
+                status_callback=request.status_callback,
+                status_callback_secret=ids.signing_secret() if request.status_callback else None,
+                # The request's id and trace go with everything the send leads to (provider calls,
+                # events), whenever that happens (service/request_ids.py, service/tracing.py).
+                request_id=request_ids.current(),
+                traceparent=tracing.traceparent(),
+            )
+            await store.copy_messages(conn, records)
+            if claim is not None:
+                await idempotency.complete(conn, claim, operation_id)
     log.info(
         "send accepted",
         operation_id=ids.encode(ids.OPERATION, operation_id),
@@ -140,7 +147,7 @@ async def accept_send(
 
 
 async def _queue_capacity(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool | asyncpg.Connection,
     plan: SendPlan,
     unregistered_mps: float | None,
     now: datetime,
@@ -157,12 +164,9 @@ async def _queue_capacity(
     segments = 1
     if isinstance(text, str) and not templates.is_template(text):
         segments = max(1, count_segments(text).segments)
-    capacity = {}
     horizon = min(plan.validity_period, sender_rates.MAX_QUEUE_S)
-    for key in keys:
-        backlog = await store.sender_backlog(pool, key, now)
-        capacity[key] = max(0, int(rates[key] * horizon / segments) - backlog)
-    return capacity
+    backlogs = await store.sender_backlogs(pool, keys, now)
+    return {key: max(0, int(rates[key] * horizon / segments) - backlogs[key]) for key in keys}
 
 
 def _message_records(
@@ -235,24 +239,37 @@ def scheduled_instant(plan: SendPlan, address: str) -> datetime | None:
 
 
 async def prepare_send(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool | asyncpg.Connection,
     *,
     account_sid: str,
     request: wire.SendMessagesRequest,
     now: datetime,
     unregistered_mps: float | None = None,
     allow_loopback: bool = False,
+    callback_problems: list[Problem] | None = None,
 ) -> tuple[SendPlan, dict[str, int] | None]:
-    """Check a send and size its senders' queues: all accept_send decides before storing."""
+    """Check a send and size its senders' queues: all accept_send decides before storing.
+
+    callback_problems: the statusCallback already checked (_callback_problems), else it is here.
+    """
     senders, sender_problems = await sender_logic.resolve_from(pool, account_sid, request.from_)
     plan, problems = plan_send(request, now, senders, sender_problems)
-    if request.status_callback is not None:
-        problems += await webhooks.url_problems(
-            request.status_callback, "$.statusCallback", allow_loopback=allow_loopback
-        )
+    if callback_problems is None:
+        callback_problems = await _callback_problems(request, allow_loopback)
+    problems += callback_problems
     if problems:
         raise ValidationFailed(problems)
     return plan, await _queue_capacity(pool, plan, unregistered_mps, now)
+
+
+async def _callback_problems(
+    request: wire.SendMessagesRequest, allow_loopback: bool
+) -> list[Problem]:
+    if request.status_callback is None:
+        return []
+    return await webhooks.url_problems(
+        request.status_callback, "$.statusCallback", allow_loopback=allow_loopback
+    )
 
 
 def planned_messages(

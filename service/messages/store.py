@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 
 from schemas.messages import AttemptStatus, MessageStatus
-from service import db, sql
+from service import sql
 from service.pagination import Position
 from service.sending.records import Route
 
@@ -122,19 +122,33 @@ async def status_callback_secret(
     return secret
 
 
+# Up to this many messages are written with one pipelined INSERT per row (executemany: one
+# round trip); more with COPY (two round trips, whatever the count, and far less work per row).
+SMALL_BATCH = 32
+# The names are MessageRecord's fields: no input in it.
+_INSERT_MESSAGE = (
+    f"INSERT INTO messages ({', '.join(MESSAGE_COPY_COLUMNS)}) "  # noqa: S608
+    f"VALUES ({', '.join(f'${n}' for n in range(1, len(MESSAGE_COPY_COLUMNS) + 1))})"
+)
+
+
 async def copy_messages(conn: asyncpg.Connection, records: Sequence[MessageRecord]) -> None:
-    """All of an operation's messages in one COPY: no round trip per recipient."""
-    await conn.copy_records_to_table(
-        "messages",
-        records=[msgspec.structs.astuple(record) for record in records],
-        columns=MESSAGE_COPY_COLUMNS,
-    )
+    """All of an operation's messages at once: no round trip per recipient."""
+    rows = [msgspec.structs.astuple(record) for record in records]
+    if len(rows) <= SMALL_BATCH:
+        await conn.executemany(_INSERT_MESSAGE, rows)
+        return
+    await conn.copy_records_to_table("messages", records=rows, columns=MESSAGE_COPY_COLUMNS)
 
 
-async def sender_backlog(
-    conn: asyncpg.Connection | asyncpg.Pool, sender_key: str, now: datetime
-) -> int:
-    return int(await conn.fetchval(Q.sender_backlog, sender_key, now))
+async def sender_backlogs(
+    conn: asyncpg.Connection | asyncpg.Pool, sender_keys: Sequence[str], now: datetime
+) -> dict[str, int]:
+    """How many messages each sender has waiting to go now."""
+    if not sender_keys:
+        return {}
+    rows = await conn.fetch(Q.sender_backlogs, list(sender_keys), now)
+    return {row["sender_key"]: int(row["backlog"]) for row in rows}
 
 
 async def get_message(
@@ -172,23 +186,76 @@ async def list_messages(
     limit: int,
 ) -> list[MessageRow]:
     """Messages matching every filter, newest first, strictly after `after`."""
+    statement = list_statement(account_sid, filters, after, limit)
     async with pool.acquire() as conn, conn.transaction(readonly=True):
-        await db.plan_with_values(conn)
-        rows = await conn.fetch(
-            Q.list_messages,
+        await conn.execute(statement.settings)
+        rows = await conn.fetch(statement.query, *statement.args)
+    return [MessageRow(**dict(row)) for row in rows]
+
+
+class ListStatement(msgspec.Struct, frozen=True):
+    """A list's query, its arguments, and the transaction's planner settings to run it with."""
+
+    query: str
+    args: tuple[Any, ...]
+    settings: str
+
+
+def list_statement(
+    account_sid: str, filters: MessageFilters, after: Position | None, limit: int
+) -> ListStatement:
+    """The query of this shape of filters (queries.sql): with an operation, tags with only
+    dates, or any other. Each is planned with the values (as db.plan_with_values) and reads in
+    list order from the page position, stopping after `limit` rows, so a page costs the same at
+    any depth and however many rows match."""
+    at = after.created_at if after else None
+    after_id = after.id if after else None
+    shape = _shape(filters)
+    if shape == "tagged":
+        args: tuple[Any, ...] = (
             account_sid,
-            filters.operation_id,
-            filters.status,
-            filters.channel,
-            filters.address,
             filters.tags,
             filters.start_date,
             filters.end_date,
-            after.created_at if after else None,
-            after.id if after else None,
+            at,
+            after_id,
             limit,
         )
-    return [MessageRow(**dict(row)) for row in rows]
+        return ListStatement(Q.list_tagged_messages, args, _PLAN_SETTINGS)
+    args = (
+        account_sid,
+        filters.operation_id,
+        filters.status,
+        filters.channel,
+        filters.address,
+        filters.tags,
+        filters.start_date,
+        filters.end_date,
+        at,
+        after_id,
+        limit,
+    )
+    query = Q.list_operation_messages if shape == "operation" else Q.list_messages
+    return ListStatement(query, args, _PLAN_SETTINGS)
+
+
+def _shape(filters: MessageFilters) -> str:
+    if filters.operation_id is not None:
+        return "operation"
+    if filters.tags is not None and not (filters.status or filters.channel or filters.address):
+        return "tagged"
+    return "account"
+
+
+# Planned with the values (as db.plan_with_values: unused filters fold away), with neither bitmap
+# scans nor sorts: every shape has a plan that reads an index in list order from the page
+# position and stops after the page (queries.sql), and this makes it the only plan. Statistics
+# cannot lead the planner astray (a send of 10,000 messages just stored looks like a handful of
+# rows to it, and a bitmap or a sort reads every match on every page). One round trip.
+_PLAN_SETTINGS = (
+    "SET LOCAL plan_cache_mode = force_custom_plan; "
+    "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
+)
 
 
 async def find_message_by_provider_sid(

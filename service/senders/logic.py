@@ -297,7 +297,7 @@ def sender_route(row: store.SenderRow) -> dict[str, str]:
 
 
 async def resolve_from(
-    pool: asyncpg.Pool, account_sid: str, sender: SenderIn | None
+    pool: asyncpg.Pool | asyncpg.Connection, account_sid: str, sender: SenderIn | None
 ) -> tuple[list[dict[str, str]], list[Problem]]:
     """The senders a send may use, in priority order, or why `from` names none.
 
@@ -364,7 +364,7 @@ async def resolve_from(
 
 
 async def _pool_routes(
-    pool: asyncpg.Pool, account_sid: str, row: store.PoolRow
+    pool: asyncpg.Pool | asyncpg.Connection, account_sid: str, row: store.PoolRow
 ) -> list[dict[str, str]]:
     found = await store.senders_by_ids(pool, account_sid, row.sender_ids)
     return [sender_route(found[key]) for key in row.sender_ids if key in found]
