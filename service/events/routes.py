@@ -73,11 +73,11 @@ class OperationEventsController(Controller):
     ) -> ServerSentEvent:
         events = await logic.open_operation_stream(
             comms.pool,
+            comms.feed,
             account_sid=account_sid_of(request),
             operation_id=operationId,
             last_event_id=last_event_id,
             base_url=comms.base_url,
-            poll_s=comms.settings.sse_poll_interval_s,
         )
 
         async def messages() -> AsyncIterator[ServerSentEventMessage]:
