@@ -149,8 +149,9 @@ class Feed:
         self._in_round = False
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        # Set while its connection listens (tests wait for it).
+        # Set while its connection listens (tests wait for it), and that connection's backend.
         self.listening = asyncio.Event()
+        self.listener_pid: int | None = None
         # What it cost (tests and the bench read these): rounds, statements of the rounds,
         # events read, and the statements streams ran to catch up on their own.
         self.rounds = 0
@@ -408,11 +409,13 @@ class Feed:
         try:
             conn.add_termination_listener(lambda _conn: lost.set())
             await conn.add_listener(CHANNEL, self._notified)
+            self.listener_pid = conn.get_server_pid()
             self.listening.set()
             self._notified()  # what was written while nobody listened
             await lost.wait()
         finally:
             self.listening.clear()
+            self.listener_pid = None
             self._notified()  # the next round comes after poll_s, not LISTENING_ROUND_S
             conn.terminate()
 
