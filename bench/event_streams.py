@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -64,6 +65,7 @@ def send_request(count: int) -> SendMessagesRequest:
 class Received:
     def __init__(self) -> None:
         self.latencies_ms: list[float] = []
+        self.by_event: dict[str, list[float]] = {}
         self.connected = 0
         self.failed = 0
         self.refusals: dict[str, int] = {}
@@ -95,7 +97,9 @@ async def follow(
                     continue
                 body = msgspec.json.decode(line[5:].strip())
                 occurred = datetime.fromisoformat(body["time"].replace("Z", "+00:00"))
-                received.latencies_ms.append((now - occurred).total_seconds() * 1000)
+                latency_ms = (now - occurred).total_seconds() * 1000
+                received.latencies_ms.append(latency_ms)
+                received.by_event.setdefault(body["id"], []).append(latency_ms)
     except (TimeoutError, aiohttp.ClientError) as exc:
         received.failed += 1
         key = type(exc).__name__
@@ -231,13 +235,23 @@ async def run(args: argparse.Namespace) -> None:
             p50 = statistics.median(latencies)
             p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
             print(f"latency ms: p50 {p50:.0f}, p99 {p99:.0f}, max {latencies[-1]:.0f}")
+            # Per event: when its first and its last stream got it (a slow event for every
+            # stream is the feed's lag; a spread between streams is the process's CPU).
+            first = sorted(min(v) for v in received.by_event.values())
+            spread = sorted(max(v) - min(v) for v in received.by_event.values())
+            print(
+                f"first stream to get an event, ms: p50 {statistics.median(first):.0f},"
+                f" max {first[-1]:.0f}; first to last stream: p50"
+                f" {statistics.median(spread):.0f}, max {spread[-1]:.0f}"
+            )
     finally:
         if api is not None:
-            api.terminate()
+            # Its own session: granian and its worker process are one process group.
+            os.killpg(api.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 api.wait(timeout=10)
-            if api.poll() is None:
-                api.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(api.pid, signal.SIGKILL)
         await drop_databases(servers.admin_url, [DATABASE])
         stop_servers(servers)
 

@@ -13,6 +13,7 @@ loses them).
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -89,6 +90,23 @@ def render_event(row: store.EventRow, base_url: str) -> CloudEvent:
             tags=row.tags,
         ),
     )
+
+
+def rendered(row: store.EventRow, base_url: str) -> CloudEvent:
+    """render_event, once per event in this process: every stream of an operation hands out
+    the same events (the feed's rows), so a thousand listeners cost one rendering each."""
+    key = (row.id, base_url)
+    event = _RENDERED.get(key)
+    if event is None:
+        event = _RENDERED[key] = render_event(row, base_url)
+        if len(_RENDERED) > RENDERED_KEPT:
+            _RENDERED.popitem(last=False)
+    return event
+
+
+# The latest events rendered (any operation's: each stream hands them out within moments).
+RENDERED_KEPT = 4_096
+_RENDERED: OrderedDict[tuple[int, str], CloudEvent] = OrderedDict()
 
 
 def _address(address: str | None, channel: str | None) -> EventAddress | None:
@@ -204,7 +222,7 @@ async def _follow(
                 rows = subscription.take()
                 for row in rows:
                     if row.id > cursor:  # a Last-Event-ID past the feed's cursor
-                        yield render_event(row, base_url)
+                        yield rendered(row, base_url)
                         cursor = row.id
                 if rows:
                     continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -38,10 +39,33 @@ EVENT_STREAM = ResponseSpec(
 )
 
 
+class _Encoded(ServerSentEventMessage):
+    """A message encoded once: every stream of an operation sends the same events."""
+
+    def __init__(self, encoded: bytes) -> None:
+        super().__init__()
+        self._encoded = encoded
+
+    def encode(self) -> bytes:
+        return self._encoded
+
+
+# The latest events encoded, by id and source (the source names the deployment).
+ENCODED_KEPT = 4_096
+_ENCODED: OrderedDict[tuple[str, str], ServerSentEventMessage] = OrderedDict()
+
+
 def _sse_message(event: CloudEvent) -> ServerSentEventMessage:
-    return ServerSentEventMessage(
-        data=msgspec.json.encode(event).decode(), event=event.type, id=event.id
-    )
+    key = (event.id, event.source)
+    message = _ENCODED.get(key)
+    if message is None:
+        plain = ServerSentEventMessage(
+            data=msgspec.json.encode(event).decode(), event=event.type, id=event.id
+        )
+        message = _ENCODED[key] = _Encoded(plain.encode())
+        if len(_ENCODED) > ENCODED_KEPT:
+            _ENCODED.popitem(last=False)
+    return message
 
 
 class OperationEventsController(Controller):
