@@ -95,7 +95,7 @@ def render_event(row: store.EventRow, base_url: str) -> CloudEvent:
 def rendered(row: store.EventRow, base_url: str) -> CloudEvent:
     """render_event, once per event in this process: every stream of an operation hands out
     the same events (the feed's rows), so a thousand listeners cost one rendering each."""
-    key = (row.id, base_url)
+    key = (row.id, row.operation_id, base_url)
     event = _RENDERED.get(key)
     if event is None:
         event = _RENDERED[key] = render_event(row, base_url)
@@ -104,9 +104,11 @@ def rendered(row: store.EventRow, base_url: str) -> CloudEvent:
     return event
 
 
-# The latest events rendered (any operation's: each stream hands them out within moments).
+# The latest events rendered (any operation's: each stream hands them out within moments), by
+# id, operation and deployment (a process that serves several databases, as tests do, cannot
+# mistake one database's event for another's with the same id).
 RENDERED_KEPT = 4_096
-_RENDERED: OrderedDict[tuple[int, str], CloudEvent] = OrderedDict()
+_RENDERED: OrderedDict[tuple[int, uuid.UUID, str], CloudEvent] = OrderedDict()
 
 
 def _address(address: str | None, channel: str | None) -> EventAddress | None:
