@@ -149,6 +149,7 @@ class Feed:
         self._in_round = False
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
         # Set while its connection listens (tests wait for it), and that connection's backend.
         self.listening = asyncio.Event()
         self.listener_pid: int | None = None
@@ -166,6 +167,7 @@ class Feed:
             asyncio.create_task(self._run(), name="event-feed"),
             asyncio.create_task(self._listen_forever(), name="event-feed-listener"),
         ]
+        self._tasks[0].add_done_callback(self._stopped)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -174,13 +176,23 @@ class Feed:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        self._closed = True
         self._fail_all(FeedClosed("the API process is stopping"))
+
+    def _stopped(self, task: asyncio.Task[None]) -> None:
+        """The rounds ended (stop(), or a fault of the feed's own): no stream waits on them."""
+        if not task.cancelled() and task.exception() is not None:
+            log.error("event feed: stopped by a fault", exc_info=task.exception())
+        self._closed = True
+        self._fail_all(FeedClosed("the event feed stopped"))
 
     # Subscribers --------------------------------------------------------------------------------
 
     def subscribe(self, operation_id: uuid.UUID) -> Subscription:
         subscription = Subscription(operation_id)
-        if self._in_round or self._cursor is None:
+        if self._closed:
+            subscription._fail(FeedClosed("the event feed stopped"))
+        elif self._in_round or self._cursor is None:
             self._joining.append(subscription)  # taken on at the round's end
         else:
             self._take_on(subscription)
