@@ -30,6 +30,7 @@ from service.console import template_config as console_templates
 from service.docs.routes import DocsController
 from service.docs.routes import static_files as docs_static_files
 from service.errors import ApiError, NotFound, Problem, Unavailable
+from service.events.feed import Feed
 from service.events.routes import OperationEventsController
 from service.health.routes import healthz, readyz
 from service.messages.routes import MessagesController
@@ -212,6 +213,14 @@ def create_app(
             settings.database_url, credentials, timeout_s=settings.db_timeout_s
         )
         credential_watcher.start()
+        # One reader of new events for every SSE stream of this process.
+        feed = Feed(
+            pool,
+            settings.database_url,
+            poll_s=settings.sse_poll_interval_s,
+            timeout_s=settings.db_timeout_s,
+        )
+        feed.start()
         app.state.comms = AppState(
             settings=settings,
             pool=pool,
@@ -229,10 +238,12 @@ def create_app(
             ),
             redis_outages=redis_outages,
             tracing=tracing,
+            feed=feed,
         )
         try:
             yield
         finally:
+            await feed.stop()
             await credential_watcher.stop()
             await redis.aclose()
             await pool.close()

@@ -51,7 +51,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_max_connections: int = 64
     webhook_concurrency: int = 16
     webhook_retry_hours: float = 24.0
-    # How often an idle SSE stream looks for new events (it holds no connection meanwhile).
+    # How often the API process's event feed (what its SSE streams follow) looks for new events
+    # while it is not listening for PostgreSQL's notifications of them.
     sse_poll_interval_s: float = 0.5
     db_pool_min: int = 2
     db_pool_max: int = 20

@@ -10,6 +10,7 @@ from arq.connections import ArqRedis
 from service.accounts.logic import CredentialCache
 from service.callbacks.batching import ReceiptGroups
 from service.clock import Clock
+from service.events.feed import Feed
 from service.outages import OutageLog
 from service.quotas import RequestQuota
 from service.settings import Settings
@@ -27,6 +28,7 @@ class AppState:
     quota: RequestQuota
     redis_outages: OutageLog  # the quota's and the dispatch hints' failures, logged together
     tracing: Tracing
+    feed: Feed  # the events every SSE stream of the process follows
 
     @property
     def base_url(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -21,6 +21,7 @@ from schemas.webhooks import DeliveriesPage, WebhookRead
 from service.console import present
 from service.errors import NotFound
 from service.events import logic as events
+from service.events.feed import Feed
 from service.messages import logic as messages
 from service.metrics import logic as metrics
 from service.operations import logic as operations
@@ -52,11 +53,11 @@ Inbox = asyncio.Queue[tuple[str, str | BaseException]]
 
 async def follow_progress(
     pool: asyncpg.Pool,
+    feed: Feed,
     *,
     account_sid: str,
     operation_ids: Sequence[str],
     base_url: str,
-    poll_s: float,
 ) -> AsyncIterator[LiveUpdate]:
     """The progress of each operation, again whenever its events say something changed, then
     `Finished` once its event stream (GET …/Operations/{id}/Events, the same logic) ends. None
@@ -82,12 +83,12 @@ async def follow_progress(
             try:
                 stream = await events.open_operation_stream(
                     pool,
+                    feed,
                     account_sid=account_sid,
                     operation_id=operation_id,
                     last_event_id=str(start.last_id),
                     base_url=base_url,
-                    poll_s=poll_s,
-                    pause=_pause_reporting(inbox, operation_id),
+                    caught_up=_caught_up_reporting(inbox, operation_id),
                 )
             except NotFound:
                 continue
@@ -127,14 +128,13 @@ def _collect(read: asyncio.Future[OperationRead]) -> None:
         read.exception()
 
 
-def _pause_reporting(inbox: Inbox, operation_id: str) -> Callable[[float], Awaitable[None]]:
-    """The event stream's pause between polls, telling the console it has caught up."""
+def _caught_up_reporting(inbox: Inbox, operation_id: str) -> Callable[[], None]:
+    """Tells the console an operation's stream has caught up (it waits for more events)."""
 
-    async def pause(seconds: float) -> None:
+    def caught_up() -> None:
         inbox.put_nowait((operation_id, "caught-up"))
-        await asyncio.sleep(seconds)
 
-    return pause
+    return caught_up
 
 
 async def _pump(inbox: Inbox, operation_id: str, stream: AsyncIterator[object | None]) -> None:

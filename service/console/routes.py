@@ -555,10 +555,10 @@ class ConsoleController(Controller):
         wanted = [part for part in (operation_ids or "").split(",") if part]
         updates = logic.follow_progress(
             comms.pool,
+            comms.feed,
             account_sid=session_of(request).account_sid,
             operation_ids=wanted,
             base_url=comms.base_url,
-            poll_s=comms.settings.sse_poll_interval_s,
         )
 
         async def stream() -> AsyncIterator[ServerSentEventMessage]:

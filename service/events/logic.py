@@ -12,9 +12,9 @@ loses them).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from service import error_codes, ids
 from service.clock import rfc3339
 from service.errors import NotFound, Problem, ValidationFailed
 from service.events import store
+from service.events.feed import Feed
 from service.messages.logic import operation_url
 
 # Events read per round trip of a stream.
@@ -91,6 +92,25 @@ def render_event(row: store.EventRow, base_url: str) -> CloudEvent:
     )
 
 
+def rendered(row: store.EventRow, base_url: str) -> CloudEvent:
+    """render_event, once per event in this process: every stream of an operation hands out
+    the same events (the feed's rows), so a thousand listeners cost one rendering each."""
+    key = (row.id, row.operation_id, base_url)
+    event = _RENDERED.get(key)
+    if event is None:
+        event = _RENDERED[key] = render_event(row, base_url)
+        if len(_RENDERED) > RENDERED_KEPT:
+            _RENDERED.popitem(last=False)
+    return event
+
+
+# The latest events rendered (any operation's: each stream hands them out within moments), by
+# id, operation and deployment (a process that serves several databases, as tests do, cannot
+# mistake one database's event for another's with the same id).
+RENDERED_KEPT = 4_096
+_RENDERED: OrderedDict[tuple[int, uuid.UUID, str], CloudEvent] = OrderedDict()
+
+
 def _address(address: str | None, channel: str | None) -> EventAddress | None:
     return EventAddress(address, channel or "") if address else None
 
@@ -145,16 +165,18 @@ def parse_last_event_id(text: str | None) -> int:
 
 async def open_operation_stream(
     pool: asyncpg.Pool,
+    feed: Feed,
     *,
     account_sid: str,
     operation_id: str,
     last_event_id: str | None,
     base_url: str,
-    poll_s: float,
-    pause: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    keepalive_s: float = KEEPALIVE_S,
+    caught_up: Callable[[], None] | None = None,
 ) -> AsyncIterator[CloudEvent | None]:
     """The operation's events after Last-Event-ID, as they happen (None: a keep-alive after
-    KEEPALIVE_S without any); ends once it is finished.
+    keepalive_s without any); ends once it is finished. `caught_up` is called each time the
+    stream has handed out every event there is and waits for more.
 
     Checks happen here, before the stream starts, so a wrong id is a plain 404.
     """
@@ -162,56 +184,59 @@ async def open_operation_stream(
     key = ids.decode(ids.OPERATION, operation_id)
     if key is None or await store.operation_finished(pool, key, account_sid) is None:
         raise NotFound()
-    return _follow(pool, key, account_sid, after, base_url, poll_s, pause)
+    return _follow(feed, key, after, base_url, keepalive_s, caught_up)
 
 
 async def _follow(
-    pool: asyncpg.Pool,
+    feed: Feed,
     operation_id: uuid.UUID,
-    account_sid: str,
     cursor: int,
     base_url: str,
-    poll_s: float,
-    pause: Callable[[float], Awaitable[None]],
+    keepalive_s: float,
+    caught_up: Callable[[], None] | None,
 ) -> AsyncIterator[CloudEvent | None]:
-    """Poll for settled events; a connection is held only for each poll, never while idle.
+    """Follow the process's event feed (service/events/feed.py); no connection is held.
 
-    The stream ends once the operation is COMPLETED or CANCELED with every message terminal
-    and every event written before that was seen has been sent.
+    The feed hands out the events after its cursor as it stood when it took the subscription
+    on; the stream reads those before (from its cursor: Last-Event-ID) itself, all settled. A
+    subscription the feed dropped (this stream fell BUFFER_ROWS behind) is followed by another
+    one, again after catching up by the last id sent. The stream ends once the feed says the
+    operation is COMPLETED or CANCELED with every message terminal and every event written
+    before that has been sent; it fails when the feed does (PostgreSQL away).
     """
-    pending: Mark | None = await take_mark(pool)
-    horizon = 0  # events up to here are final
-    finishing: Mark | None = None
-    idle_s = 0.0
     while True:
-        async with pool.acquire() as conn:
-            if pending is not None and await is_settled(conn, pending):
-                horizon, pending = max(horizon, pending.last_id), None
-            rows: list[store.EventRow] = []
-            if horizon > cursor:
-                rows = await store.operation_events(
-                    conn, operation_id, cursor, horizon, STREAM_BATCH
-                )
-            caught_up = len(rows) < STREAM_BATCH
-            # None: retention deleted it meanwhile; nothing more will come either.
-            if (
-                caught_up
-                and finishing is None
-                and await store.operation_finished(conn, operation_id, account_sid) is not False
-            ):
-                finishing = await take_mark(conn)
-            if caught_up and pending is None:
-                pending = await take_mark(conn)
-        for row in rows:
-            yield render_event(row, base_url)
-            cursor = row.id
-        if caught_up and finishing is not None and horizon >= finishing.last_id:
-            return
-        if rows:
-            idle_s = 0.0
-            continue
-        if idle_s >= KEEPALIVE_S:
-            idle_s = 0.0
-            yield None
-        await pause(poll_s)
-        idle_s += poll_s
+        subscription = feed.subscribe(operation_id)
+        try:
+            while subscription.start is None:
+                if subscription.error is not None:
+                    raise subscription.error
+                if not await subscription.wait(keepalive_s):
+                    yield None
+            start = subscription.start
+            while cursor < start:
+                rows = await feed.catch_up(operation_id, cursor, start, STREAM_BATCH)
+                for row in rows:
+                    yield render_event(row, base_url)
+                    cursor = row.id
+                if len(rows) < STREAM_BATCH:
+                    break
+            while True:
+                rows = subscription.take()
+                for row in rows:
+                    if row.id > cursor:  # a Last-Event-ID past the feed's cursor
+                        yield rendered(row, base_url)
+                        cursor = row.id
+                if rows:
+                    continue
+                if subscription.error is not None:
+                    raise subscription.error
+                if subscription.ended:
+                    return
+                if subscription.dropped:
+                    break
+                if caught_up is not None:
+                    caught_up()
+                if not await subscription.wait(keepalive_s):
+                    yield None
+        finally:
+            feed.unsubscribe(subscription)

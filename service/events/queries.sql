@@ -51,3 +51,35 @@ FROM operations o WHERE o.id = $1 AND o.account_sid = $2;
 -- name: delete_operations_events
 -- Retention: the events of operations being deleted (events_operation_idx).
 DELETE FROM events WHERE operation_id = ANY($1::uuid[]);
+
+-- name: snapshot_bounds
+-- The snapshot's xmin and xmax in one statement: a mark (last_event_id, then this xmax) is
+-- settled at once when xmin = xmax, that is when no transaction was running.
+SELECT pg_snapshot_xmin(s)::text::bigint AS xmin, pg_snapshot_xmax(s)::text::bigint AS xmax
+FROM pg_current_snapshot() AS s;
+
+-- name: feed_events
+-- The feed's read: the events after $2 up to $3 of every operation followed in this process,
+-- in order. Each id range is what settled since the feed's last read (a small range of the
+-- primary key), or up to a round of the operations' own events (events_operation_idx).
+SELECT id, operation_id, message_id, type, error_code, occurred_at, from_address, from_channel,
+       to_address, to_channel, tags, tries, downstream_id, request_id, traceparent
+FROM event_details
+WHERE operation_id = ANY($1::uuid[]) AND id > $2 AND id <= $3
+ORDER BY id
+LIMIT $4;
+
+-- name: finished_operations
+-- Which of the operations $1 are finished (operation_state's test), or gone (retention
+-- deleted it: nothing more will come either), with the events' sequence as it stands after
+-- that look, read in the same statement: every event of theirs written before it is at most
+-- that id.
+SELECT w.id, coalesce(pg_sequence_last_value('events_id_seq'), 0) AS last_event_id
+FROM unnest($1::uuid[]) AS w (id)
+WHERE NOT EXISTS (
+    SELECT 1 FROM operations o
+    WHERE o.id = w.id
+      AND (o.status NOT IN ('COMPLETED', 'CANCELED')
+           OR EXISTS (SELECT 1 FROM messages m
+                      WHERE m.operation_id = o.id
+                        AND m.status IN ('SCHEDULED', 'QUEUED', 'SENT'))));

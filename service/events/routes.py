@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -38,10 +39,33 @@ EVENT_STREAM = ResponseSpec(
 )
 
 
+class _Encoded(ServerSentEventMessage):
+    """A message encoded once: every stream of an operation sends the same events."""
+
+    def __init__(self, encoded: bytes) -> None:
+        super().__init__()
+        self._encoded = encoded
+
+    def encode(self) -> bytes:
+        return self._encoded
+
+
+# The latest events encoded, by id and source (the source names the deployment).
+ENCODED_KEPT = 4_096
+_ENCODED: OrderedDict[tuple[str, str], ServerSentEventMessage] = OrderedDict()
+
+
 def _sse_message(event: CloudEvent) -> ServerSentEventMessage:
-    return ServerSentEventMessage(
-        data=msgspec.json.encode(event).decode(), event=event.type, id=event.id
-    )
+    key = (event.id, event.source)
+    message = _ENCODED.get(key)
+    if message is None:
+        plain = ServerSentEventMessage(
+            data=msgspec.json.encode(event).decode(), event=event.type, id=event.id
+        )
+        message = _ENCODED[key] = _Encoded(plain.encode())
+        if len(_ENCODED) > ENCODED_KEPT:
+            _ENCODED.popitem(last=False)
+    return message
 
 
 class OperationEventsController(Controller):
@@ -73,11 +97,11 @@ class OperationEventsController(Controller):
     ) -> ServerSentEvent:
         events = await logic.open_operation_stream(
             comms.pool,
+            comms.feed,
             account_sid=account_sid_of(request),
             operation_id=operationId,
             last_event_id=last_event_id,
             base_url=comms.base_url,
-            poll_s=comms.settings.sse_poll_interval_s,
         )
 
         async def messages() -> AsyncIterator[ServerSentEventMessage]:

@@ -86,3 +86,25 @@ async def operation_finished(
 
 async def delete_operations_events(conn: Connection, operation_ids: Sequence[uuid.UUID]) -> None:
     await conn.execute(Q.delete_operations_events, list(operation_ids))
+
+
+async def snapshot_bounds(conn: Connection) -> tuple[int, int]:
+    """The current snapshot's (xmin, xmax)."""
+    row = await conn.fetchrow(Q.snapshot_bounds)
+    return int(row["xmin"]), int(row["xmax"])
+
+
+async def feed_events(
+    conn: Connection, operation_ids: Sequence[uuid.UUID], after: int, upto: int, limit: int
+) -> list[EventRow]:
+    rows = await conn.fetch(Q.feed_events, list(operation_ids), after, upto, limit)
+    return [EventRow(**dict(row)) for row in rows]
+
+
+async def finished_operations(
+    conn: Connection, operation_ids: Sequence[uuid.UUID]
+) -> tuple[set[uuid.UUID], int]:
+    """Those of the operations that are finished (or gone), and the events' sequence as it
+    stood after that look (0 when none is)."""
+    rows = await conn.fetch(Q.finished_operations, list(operation_ids))
+    return {row["id"] for row in rows}, max((int(row["last_event_id"]) for row in rows), default=0)

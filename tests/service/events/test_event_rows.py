@@ -10,10 +10,11 @@ import msgspec
 import pytest
 
 from schemas.messages import SendMessagesRequest
-from service import ids
+from service import db, ids
 from service.accounts import logic as accounts
 from service.events import logic as events
 from service.events import store
+from service.events.feed import Feed
 from service.messages import logic as messages
 from service.settings import Settings
 from service.webhooks import delivery
@@ -157,26 +158,36 @@ async def test_an_idle_stream_sends_keepalives_and_holds_no_connection(
     operation_id, _ = await messages.accept_send(
         pool, account_sid=sid, request=later, now=datetime.now(UTC)
     )
-    pauses: list[float] = []
+    # The feed reads through a pool of its own here, so `pool` is only the stream's.
+    feed_pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)
+    feed = Feed(feed_pool, settings.database_url, poll_s=0.5, timeout_s=settings.db_timeout_s)
+    feed.start()
+    waits: list[int] = []
 
-    async def pause(seconds: float) -> None:
-        # The stream waits between polls: by then it has given its connection back.
+    def caught_up() -> None:
+        # The stream waits for the feed: it holds no connection meanwhile.
         assert pool.get_idle_size() == pool.get_size()
-        pauses.append(seconds)
+        waits.append(feed.subscribers)
 
-    stream = await events.open_operation_stream(
-        pool,
-        account_sid=sid,
-        operation_id=ids.encode(ids.OPERATION, operation_id),
-        last_event_id=None,
-        base_url=settings.public_base_url,
-        poll_s=events.KEEPALIVE_S,
-        pause=pause,
-    )
-    first = await anext(stream)
-    assert first is not None
-    assert first.type == "com.twilio.comms-api.operation.scheduled"
-    assert await anext(stream) is None, "a keep-alive after KEEPALIVE_S of nothing"
-    assert pauses == [events.KEEPALIVE_S]
-    assert isinstance(stream, AsyncGenerator)
-    await stream.aclose()
+    try:
+        stream = await events.open_operation_stream(
+            pool,
+            feed,
+            account_sid=sid,
+            operation_id=ids.encode(ids.OPERATION, operation_id),
+            last_event_id=None,
+            base_url=settings.public_base_url,
+            keepalive_s=0.2,
+            caught_up=caught_up,
+        )
+        first = await anext(stream)
+        assert first is not None
+        assert first.type == "com.twilio.comms-api.operation.scheduled"
+        assert await anext(stream) is None, "a keep-alive after keepalive_s of nothing"
+        assert waits == [1], "it waited once, subscribed to the feed"
+        assert isinstance(stream, AsyncGenerator)
+        await stream.aclose()
+        assert feed.subscribers == 0, "closing the stream leaves the feed"
+    finally:
+        await feed.stop()
+        await feed_pool.close()
