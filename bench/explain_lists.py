@@ -143,8 +143,13 @@ FROM generate_series(0, $3::int - 1) AS j;
 
 async def fresh_send(conn: asyncpg.Connection, account: str, size: int) -> uuid.UUID:
     """A send of `size` messages just accepted (one created_at), unknown to the statistics."""
-    await conn.execute("ALTER TABLE messages SET (autovacuum_enabled = false)")
-    await conn.execute("ALTER TABLE operations SET (autovacuum_enabled = false)")
+    # Storage parameters are set per partition: a partitioned table has none of its own.
+    tables = await conn.fetchval(
+        "SELECT array_agg(inhrelid::regclass::text) FROM pg_inherits"
+        " WHERE inhparent = 'messages'::regclass"
+    )
+    for table in [*(tables or []), "operations"]:
+        await conn.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
     operation_id = uuid.uuid4()
     now = datetime.now(UTC)
     async with conn.transaction():
