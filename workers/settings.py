@@ -145,6 +145,7 @@ async def dispatch_operation(ctx: dict[str, Any], payload: dict[str, Any]) -> in
             operation_id,
             clock=dispatcher.clock,
             unregistered_mps=dispatcher.unregistered_mps,
+            page_size=ctx["settings"].expansion_page_size,
             run_for_s=EXPANSION_IN_DISPATCH_S,
         )
         handled = await dispatcher.run(operation_id)
@@ -166,7 +167,10 @@ async def expand_pending(ctx: dict[str, Any]) -> int:
     dispatcher: Dispatcher = ctx["dispatcher"]
     with tracing.untraced(ctx.get("tracing")):
         return await expansion.expand_pending(
-            ctx["pool"], clock=dispatcher.clock, unregistered_mps=dispatcher.unregistered_mps
+            ctx["pool"],
+            clock=dispatcher.clock,
+            unregistered_mps=dispatcher.unregistered_mps,
+            page_size=ctx["settings"].expansion_page_size,
         )
 
 

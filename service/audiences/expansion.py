@@ -62,6 +62,7 @@ async def expand_operation(
     unregistered_mps: float | None = None,
     page_size: int = PAGE_SIZE,
     run_for_s: float = 30.0,
+    max_pages: int | None = None,
 ) -> int:
     """Expand the operation's profile sources, page after page, for about run_for_s at most;
     return the messages inserted. Nothing (0) when another worker is expanding it, or it has
@@ -73,11 +74,15 @@ async def expand_operation(
             return 0
         try:
             finished = False
+            pages = 0
             while not finished and time.monotonic() < until:
+                if max_pages is not None and pages >= max_pages:
+                    break
                 added, finished = await _expand_page(
                     conn, pool, operation_id, clock(), unregistered_mps, page_size
                 )
                 inserted += added
+                pages += 1
         finally:
             await store.release_expansion_lock(conn, operation_id)
     if finished:

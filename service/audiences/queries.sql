@@ -65,10 +65,10 @@ SELECT id FROM operations WHERE expanding ORDER BY id LIMIT $1;
 -- name: try_expansion_lock
 -- One worker expands an operation at a time: a session lock held between pages, released
 -- when the worker is done or its connection ends (a killed worker's lock goes with it).
-SELECT pg_try_advisory_lock(hashtextextended('comms.expansion:' || $1::text, 0));
+SELECT pg_try_advisory_lock(hashtextextended('comms.expansion:' || $1::uuid::text, 0));
 
 -- name: release_expansion_lock
-SELECT pg_advisory_unlock(hashtextextended('comms.expansion:' || $1::text, 0));
+SELECT pg_advisory_unlock(hashtextextended('comms.expansion:' || $1::uuid::text, 0));
 
 -- name: lock_expansion
 -- Each page locks the operation row first, then reads the cursor: pages of one operation never

@@ -50,13 +50,15 @@ def codes(response: httpx.Response) -> list[tuple[int, str | None]]:
 
 async def test_create_fetch_list_delete(client: httpx.AsyncClient) -> None:
     static = await create(client, displayName="VIPs")
-    assert static["filter"] is None and static["size"] == 0
+    assert static["filter"] is None
+    assert static["size"] == 0
     assert static["id"].startswith("comms_audience_")
     filtered = await create(client, filter={"attributes.plan": "pro"})
     assert filtered["filter"] == {"attributes.plan": "pro"}
 
     fetched = (await client.get(f"/v1/Audiences/{static['id']}")).json()
-    assert fetched["displayName"] == "VIPs" and fetched["size"] == 0
+    assert fetched["displayName"] == "VIPs"
+    assert fetched["size"] == 0
 
     listed = await all_pages(client, "/v1/Audiences", "audiences", {"pageSize": 1})
     assert [a["id"] for a in listed] == [filtered["id"], static["id"]]  # newest first
@@ -231,7 +233,9 @@ async def test_filter_operators(
 async def test_filters_are_validated_strictly(
     client: httpx.AsyncClient, audience_filter: Any, contexts: list[str] | None
 ) -> None:
-    response = await client.post("/v1/Audiences", json={"displayName": "a", "filter": audience_filter})
+    response = await client.post(
+        "/v1/Audiences", json={"displayName": "a", "filter": audience_filter}
+    )
     assert response.status_code == 400, response.text
     if contexts is not None:
         assert codes(response) == [(error_codes.INVALID_FILTER.code, c) for c in contexts]
