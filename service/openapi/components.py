@@ -12,6 +12,7 @@ from typing import Any, get_args
 import msgspec
 
 from schemas import (
+    audiences,
     common,
     errors,
     events,
@@ -29,6 +30,7 @@ from service.openapi import examples
 
 REF = "#/components/schemas/{name}"
 WIRE_MODULES = (
+    audiences,
     common,
     errors,
     events,
