@@ -338,9 +338,10 @@ async def test_a_worker_killed_mid_expansion_loses_and_repeats_nothing(
     worker = workers.start()
 
     async def first_page_in() -> bool:
-        return await pool.fetchval(
+        in_already: bool = await pool.fetchval(
             "SELECT expansion_cursor IS NOT NULL FROM operations WHERE id = $1", key
         )
+        return in_already
 
     await wait_for(first_page_in, "the first page of the expansion")
     # The operation row is held here, so the worker's next page waits inside its transaction,

@@ -161,7 +161,7 @@ async def test_filter_audiences_take_no_members_and_list_matches(
 @pytest.fixture
 async def people(pool: asyncpg.Pool, tenant: Tenant) -> dict[str, str]:
     """Five profiles with various attributes, by name."""
-    rows = {
+    rows: dict[str, dict[str, Any]] = {
         "ada": {"plan": "pro", "age": 36, "vip": True, "country": "GB"},
         "bob": {"plan": "team", "age": 17, "country": "US"},
         "cyd": {"plan": "free", "age": 65.5},
