@@ -181,11 +181,15 @@ RECIPIENT_FORMS: dict[str, Form] = {
     ),
     "RecipientProfile": Form(
         ("profileId",),
-        "A profile: one message on its addresses in order (expanded by the workers).",
+        "A profile: one message on its addresses in order (expanded by the workers); templates "
+        "read its attributes, so it takes no variables.",
+        excluded=("variables",),
     ),
     "RecipientAudience": Form(
         ("audienceId",),
-        "An audience: one message per profile it holds (expanded by the workers, streaming).",
+        "An audience: one message per profile it holds (expanded by the workers, streaming); "
+        "templates read each profile's attributes, so it takes no variables.",
+        excluded=("variables",),
     ),
 }
 

@@ -233,7 +233,7 @@ def _forms(schemas: dict[str, Any], kind: type, forms: Mapping[str, common.Form]
         properties = {
             key: _required(value) if key in form.required else value
             for key, value in whole["properties"].items()
-            if key in form.required or key not in owned
+            if key in form.required or (key not in owned and key not in form.excluded)
         }
         variant: dict[str, Any] = {
             "title": form_name,
