@@ -75,11 +75,13 @@ async def expand_operation(
         try:
             finished = False
             pages = 0
+            # The senders' room left, carried from page to page of this run (see _capacity).
+            room: dict[str, int] = {}
             while not finished and time.monotonic() < until:
                 if max_pages is not None and pages >= max_pages:
                     break
                 added, finished = await _expand_page(
-                    conn, pool, operation_id, clock(), unregistered_mps, page_size
+                    conn, pool, operation_id, clock(), unregistered_mps, page_size, room
                 )
                 inserted += added
                 pages += 1
@@ -130,6 +132,7 @@ async def _expand_page(
     now: datetime,
     unregistered_mps: float | None,
     page_size: int,
+    room: dict[str, int],
 ) -> tuple[int, bool]:
     """One page in one transaction: its messages, the cursor and the total. Returns the
     messages inserted and whether the expansion is over."""
@@ -170,11 +173,15 @@ async def _expand_page(
         ]
         records: list[message_store.MessageRecord] = []
         if recipients:
-            capacity = await _capacity(pool, plan, recipients, unregistered_mps, now)
+            capacity = await _capacity(pool, plan, recipients, unregistered_mps, now, room)
             records, _ = messages.message_records(
                 plan, recipients, operation_id, state.account_sid, capacity, now
             )
             await message_store.copy_messages(conn, records)
+            if capacity is not None:
+                for record in records:
+                    if record.status == "QUEUED" and record.sender_key in room:
+                        room[record.sender_key] -= 1
         finished = len(page) < page_size
         await store.advance_expansion(
             conn,
@@ -193,12 +200,22 @@ async def _capacity(
     recipients: list[PlannedRecipient],
     unregistered_mps: float | None,
     now: datetime,
+    room: dict[str, int],
 ) -> dict[str, int] | None:
-    """The senders' room for this page: their backlog now counts the pages before it."""
-    page = SendPlan(
-        recipients, plan.content, plan.senders, plan.tags, plan.validity_period, plan.schedule
-    )
-    return await messages.queue_capacity(pool, page, unregistered_mps, now)
+    """The senders' room for this page (the accept's queue-overflow rule, service/messages/
+    logic.queue_capacity). A sender's backlog is counted once per run, when a page first
+    needs it, then the room left is carried on (`room`, less what each page queued): counting
+    a backlog that the run's own pages keep growing, page after page, would cost the square
+    of the audience size. None when the send is scheduled (checked when due)."""
+    if plan.schedule is not None:
+        return None
+    unseen = [r for r in recipients if r.routes and r.routes[0].sender_key not in room]
+    if unseen:
+        page = SendPlan(
+            unseen, plan.content, plan.senders, plan.tags, plan.validity_period, plan.schedule
+        )
+        room.update(await messages.queue_capacity(pool, page, unregistered_mps, now) or {})
+    return dict(room)
 
 
 def _send_plan(state: store.ExpansionState, expansion: dict[str, Any]) -> SendPlan:

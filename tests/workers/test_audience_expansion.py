@@ -395,3 +395,35 @@ async def test_a_worker_killed_mid_expansion_loses_and_repeats_nothing(
     assert {a["provider_sid"] for a in accepted} == {m["sid"] for m in sent}
     stats = (await operation(client, operation_id))["stats"]
     assert stats["recipients"] == stats["total"] == KILLED_AUDIENCE
+
+
+async def test_queue_overflow_applies_across_pages(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant, redis: Redis
+) -> None:
+    # 1 segment a second for 2 s of validity: room for two messages, whatever the page size.
+    sender = "+15017122676"
+    registered = await client.post(
+        "/v1/Senders", json={"address": sender, "channel": "SMS", "mps": 1}
+    )
+    assert registered.status_code == 201, registered.text
+    members = await insert_phone_profiles(pool, tenant.account_sid, 5, first_number=15558676500)
+    static = await audience(client)
+    await add_members(client, static, [profile_typeid(p) for p in members])
+    operation_id = await send(
+        client,
+        [{"audienceId": static}],
+        validityPeriod=2,
+        **{"from": {"address": sender, "channel": "SMS"}},
+    )
+    key = ids.decode(ids.OPERATION, operation_id)
+    assert key is not None
+    await redis.flushdb()  # no dispatch job: the expansion alone
+    assert await expansion.expand_operation(pool, key, clock=system_clock, page_size=2) == 5
+    statuses = await pool.fetch(
+        "SELECT status, error_code FROM messages WHERE operation_id = $1 ORDER BY position", key
+    )
+    assert [(s["status"], s["error_code"]) for s in statuses] == [
+        ("QUEUED", None),
+        ("QUEUED", None),
+        *[("FAILED", error_codes.QUEUE_OVERFLOW.code)] * 3,
+    ]
