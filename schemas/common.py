@@ -123,6 +123,8 @@ class Form(NamedTuple):
 
     required: tuple[str, ...]
     description: str
+    # Shared fields this form does not take.
+    excluded: tuple[str, ...] = ()
 
 
 PageSize = Annotated[

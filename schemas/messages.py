@@ -29,6 +29,7 @@ from schemas.common import (
     Tags,
     Timestamp,
     Url,
+    typeid_pattern,
 )
 
 __all__ = ["MAX_TAGS", "MAX_TAG_KEY", "MAX_TAG_VALUE"]
@@ -120,10 +121,13 @@ class AddressIn(msgspec.Struct, kw_only=True, omit_defaults=True):
     channel: _RecipientChannel
 
 
-class RecipientIn(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """One recipient: `{address, channel}`, or `{addresses: [...]}` tried in order (fallback).
+class RecipientIn(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """One recipient: `{address, channel}`, `{addresses: [...]}` tried in order (fallback), a
+    profile (`{profileId}`) or an audience (`{audienceId}`).
 
-    Each recipient gets its own message; the same address twice gets two.
+    Each address recipient gets its own message; the same address twice gets two. Profiles
+    and audiences are expanded by the workers: each profile of the send (given directly or
+    through any of its audiences) gets one message, on its addresses in order.
     """
 
     address: _Address | None = None
@@ -140,6 +144,32 @@ class RecipientIn(msgspec.Struct, kw_only=True, omit_defaults=True):
         | None
     ) = None
     variables: _Variables | None = None
+    profile_id: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="A profile of this account: its addresses are the message's "
+                "routes in order, and templates read its attributes "
+                "(`{{ profile.attributes.firstName }}`, or `${Twilio.Profile.firstName}`).",
+                examples=["comms_profile_01m8h0jzqsechs3yv6kh2qxj5v"],
+                extra_json_schema={"pattern": typeid_pattern("comms_profile")},
+            ),
+        ]
+        | None
+    ) = None
+    audience_id: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="An audience of this account: every profile it holds when the "
+                "send is expanded (a filter audience: every profile its filter matches then) "
+                "gets one message.",
+                examples=["comms_audience_01m8h0jzqsechs3yv6kh2qxj5t"],
+                extra_json_schema={"pattern": typeid_pattern("comms_audience")},
+            ),
+        ]
+        | None
+    ) = None
 
 
 # The forms a RecipientIn takes (a oneOf in the OpenAPI document).
@@ -148,6 +178,18 @@ RECIPIENT_FORMS: dict[str, Form] = {
     "RecipientAddresses": Form(
         ("addresses",),
         "One person reachable at several addresses, tried in order (channel fallback).",
+    ),
+    "RecipientProfile": Form(
+        ("profileId",),
+        "A profile: one message on its addresses in order (expanded by the workers); templates "
+        "read its attributes, so it takes no variables.",
+        excluded=("variables",),
+    ),
+    "RecipientAudience": Form(
+        ("audienceId",),
+        "An audience: one message per profile it holds (expanded by the workers, streaming); "
+        "templates read each profile's attributes, so it takes no variables.",
+        excluded=("variables",),
     ),
 }
 

@@ -20,6 +20,7 @@ from schemas.errors import ErrorBody, ErrorItem
 from service import db, error_codes, logs, openapi, queue, tracing_http
 from service.accounts.logic import CredentialCache
 from service.accounts.watcher import CredentialWatcher
+from service.audiences.routes import AudiencesController
 from service.auth import require_account
 from service.callbacks import logic as receipts
 from service.callbacks.batching import ReceiptGroups
@@ -56,6 +57,7 @@ API_CONTROLLERS = [
     OperationEventsController,
     SendersController,
     SenderPoolsController,
+    AudiencesController,
     SuppressionsController,
     WebhooksController,
     StatusCallbackDeliveriesController,

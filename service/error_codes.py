@@ -144,6 +144,26 @@ KEY_REUSED = _ours(
     "This Idempotency-Key was used with a different request body.",
     "This Idempotency-Key was used with another request body.",
 )
+# Audiences and profiles (service/audiences).
+INVALID_FILTER = _ours(
+    90050,
+    400,
+    "The audience filter is invalid: an unknown operator, a value of the wrong type or too "
+    "many clauses.",
+    "The audience filter is invalid.",
+)
+UNKNOWN_PROFILE = _ours(
+    90051, 400, "No profile of this account has this id.", "Unknown profile (of this account)."
+)
+UNKNOWN_AUDIENCE = _ours(
+    90052, 400, "No audience of this account has this id.", "Unknown audience (of this account)."
+)
+FILTER_AUDIENCE_MEMBERS = _ours(
+    90053,
+    409,
+    "This audience selects its members by its filter: members cannot be added or removed.",
+    "Members of a filter audience cannot be added or removed.",
+)
 INTERNAL = _ours(90500, 500, "Internal error.")
 
 # Recorded on messages and attempts: Twilio's codes ---------------------------------------------
@@ -248,6 +268,10 @@ CATALOGUE: dict[int, ErrorCode] = _catalogue(
     KEY_IN_FLIGHT,
     SENDER_EXISTS,
     KEY_REUSED,
+    INVALID_FILTER,
+    UNKNOWN_PROFILE,
+    UNKNOWN_AUDIENCE,
+    FILTER_AUDIENCE_MEMBERS,
     INTERNAL,
     MEDIA_RETRIEVAL_FAILED,
     MEDIA_TOO_LARGE,

@@ -42,6 +42,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # How far ahead (seconds of a sender's rate) a worker claims that sender's messages.
     claim_horizon_s: float = 2.0
     send_batch_size: int = 500
+    # Profiles a worker makes into messages per transaction when it expands a send's audiences.
+    expansion_page_size: int = 2000
     claim_lease_s: int = 60
     # On SIGTERM a worker stops sending at once, then waits this long for its jobs to end.
     worker_shutdown_grace_s: int = 30

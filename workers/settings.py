@@ -12,6 +12,7 @@ from arq import cron, func
 
 from schemas.jobs import DISPATCH_JOB, DispatchOperation
 from service import db, ids, logs, queue, request_ids, tracing
+from service.audiences import expansion
 from service.clock import system_clock
 from service.metrics.counters import ProviderCalls, WebhookDeliveries
 from service.retention import logic as retention
@@ -28,6 +29,10 @@ from workers.ratelimit import RateLimiter, SenderLeases
 from workers.webhooks import relay_events, webhook_client
 
 log = structlog.get_logger(__name__)
+
+# How long a dispatch job expands before it sends: with the dispatcher's run_for_s it stays
+# within arq's job timeout.
+EXPANSION_IN_DISPATCH_S = 30.0
 
 
 def provider_client(settings: Settings) -> ProviderClient:
@@ -133,6 +138,16 @@ async def dispatch_operation(ctx: dict[str, Any], payload: dict[str, Any]) -> in
         ),
     ):
         log.info("dispatching", operation_id=ids.encode(ids.OPERATION, operation_id))
+        # A send to profiles or audiences is expanded first (a bounded while, within the job's
+        # timeout with the dispatch: expand_pending carries on with what is left).
+        await expansion.expand_operation(
+            ctx["pool"],
+            operation_id,
+            clock=dispatcher.clock,
+            unregistered_mps=dispatcher.unregistered_mps,
+            page_size=ctx["settings"].expansion_page_size,
+            run_for_s=EXPANSION_IN_DISPATCH_S,
+        )
         handled = await dispatcher.run(operation_id)
         log.info(
             "dispatched", operation_id=ids.encode(ids.OPERATION, operation_id), handled=handled
@@ -145,6 +160,18 @@ async def send_due(ctx: dict[str, Any]) -> int:
     dispatcher: Dispatcher = ctx["dispatcher"]
     with tracing.untraced(ctx.get("tracing")):
         return await dispatcher.run()
+
+
+async def expand_pending(ctx: dict[str, Any]) -> int:
+    """Every second: expansions no worker is on (a lost enqueue, a killed worker's)."""
+    dispatcher: Dispatcher = ctx["dispatcher"]
+    with tracing.untraced(ctx.get("tracing")):
+        return await expansion.expand_pending(
+            ctx["pool"],
+            clock=dispatcher.clock,
+            unregistered_mps=dispatcher.unregistered_mps,
+            page_size=ctx["settings"].expansion_page_size,
+        )
 
 
 async def purge_expired(ctx: dict[str, Any]) -> int:
@@ -165,6 +192,7 @@ class WorkerSettings:
         cron(send_due, second=set(range(60)), unique=True, run_at_startup=True),
         cron(purge_expired, minute=17, second=0, unique=True, timeout=3600),
         cron(relay_events, second=set(range(60)), unique=True, timeout=300),
+        cron(expand_pending, second=set(range(60)), unique=True, run_at_startup=True, timeout=300),
     ]
     on_startup = startup
     on_shutdown = shutdown

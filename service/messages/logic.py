@@ -6,6 +6,7 @@ import functools
 import uuid
 from datetime import UTC, datetime
 from typing import Any, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 import msgspec
@@ -14,13 +15,14 @@ import structlog
 from schemas import messages as wire
 from schemas.common import Pagination, Related
 from service import error_codes, filters, ids, request_ids, tracing
+from service.audiences import store as audience_store
 from service.clock import rfc3339, rfc3339_or_none
 from service.error_codes import QUEUE_OVERFLOW, UNADDRESSABLE
 from service.errors import NotFound, Problem, ValidationFailed
 from service.idempotency import logic as idempotency
 from service.messages import phone, store, templates
 from service.messages.segments import count_segments
-from service.messages.validation import SendPlan, plan_send
+from service.messages.validation import PlannedRecipient, SendPlan, plan_send
 from service.pagination import Position, decode_position, position_page, query_fingerprint
 from service.senders import logic as sender_logic
 from service.senders import rates as sender_rates
@@ -135,6 +137,13 @@ async def accept_send(
                 traceparent=tracing.traceparent(),
             )
             await store.copy_messages(conn, records)
+            if plan.sources:
+                # Profiles and audiences are expanded by the workers, page by page
+                # (service/audiences/expansion.py): the accept stores only what they name.
+                await audience_store.begin_expansion(
+                    conn, operation_id, expansion_of(plan, first_position=len(request.to))
+                )
+                due_now = True
             if claim is not None:
                 await idempotency.complete(conn, claim, operation_id)
     log.info(
@@ -146,7 +155,7 @@ async def accept_send(
     return operation_id, due_now
 
 
-async def _queue_capacity(
+async def queue_capacity(
     pool: asyncpg.Pool | asyncpg.Connection,
     plan: SendPlan,
     unregistered_mps: float | None,
@@ -169,6 +178,46 @@ async def _queue_capacity(
     return {key: max(0, int(rates[key] * horizon / segments) - backlogs[key]) for key in keys}
 
 
+def expansion_of(plan: SendPlan, first_position: int) -> dict[str, Any]:
+    """What the workers need to expand the send's profiles and audiences into messages."""
+    schedule = None
+    if plan.schedule is not None:
+        schedule = {
+            "instant": plan.schedule.instant.isoformat() if plan.schedule.instant else None,
+            "local": plan.schedule.local.isoformat() if plan.schedule.local else None,
+        }
+    return {
+        "profiles": [str(s.id) for s in plan.sources if s.kind == "profile"],
+        "audiences": [str(s.id) for s in plan.sources if s.kind == "audience"],
+        "senders": plan.senders,
+        "schedule": schedule,
+        "firstPosition": first_position,
+    }
+
+
+def message_records(
+    plan: SendPlan,
+    recipients: list[PlannedRecipient],
+    operation_id: uuid.UUID,
+    account_sid: str,
+    capacity: dict[str, int] | None,
+    now: datetime,
+) -> tuple[list[store.MessageRecord], bool]:
+    """Message rows for some recipients of a send, as accept_send writes them (the
+    expansion of profiles and audiences writes its pages with this)."""
+    page = SendPlan(
+        recipients,
+        plan.content,
+        plan.senders,
+        plan.tags,
+        plan.validity_period,
+        plan.schedule,
+    )
+    return _message_records(
+        page, operation_id, account_sid, ids.uuid7_batch(len(recipients)), capacity, now
+    )
+
+
 def _message_records(
     plan: SendPlan,
     operation_id: uuid.UUID,
@@ -183,7 +232,7 @@ def _message_records(
     for message_id, recipient in zip(message_ids, plan.recipients, strict=True):
         error_code: int | None = None
         error_message: str | None = None
-        scheduled_for = scheduled_instant(plan, recipient.address)
+        scheduled_for = scheduled_instant(plan, recipient.address, recipient.time_zone)
         sender_key = recipient.routes[0].sender_key if recipient.routes else ""
         due_at: datetime | None
         status: wire.MessageStatus
@@ -224,15 +273,28 @@ def _message_records(
     return records, due_now
 
 
-def scheduled_instant(plan: SendPlan, address: str) -> datetime | None:
-    """When a recipient's message is due: the instant, or the local time in its zone."""
+def scheduled_instant(
+    plan: SendPlan, address: str, time_zone: str | None = None
+) -> datetime | None:
+    """When a recipient's message is due: the instant, or the local time in its zone (a
+    profile's own time zone when it has one, else the number's)."""
     schedule = plan.schedule
     if schedule is None:
         return None
     if schedule.instant is not None:
         return schedule.instant
     assert schedule.local is not None
-    return schedule.local.replace(tzinfo=phone.time_zone_of(address)).astimezone(UTC)
+    zone = _zone(time_zone) or phone.time_zone_of(address)
+    return schedule.local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 # Shared with the dry run (service/messages/dryrun.py) -------------------------------------
@@ -254,12 +316,40 @@ async def prepare_send(
     """
     senders, sender_problems = await sender_logic.resolve_from(pool, account_sid, request.from_)
     plan, problems = plan_send(request, now, senders, sender_problems)
+    problems += await _unknown_sources(pool, account_sid, plan)
     if callback_problems is None:
         callback_problems = await _callback_problems(request, allow_loopback)
     problems += callback_problems
     if problems:
         raise ValidationFailed(problems)
-    return plan, await _queue_capacity(pool, plan, unregistered_mps, now)
+    return plan, await queue_capacity(pool, plan, unregistered_mps, now)
+
+
+async def _unknown_sources(
+    pool: asyncpg.Pool | asyncpg.Connection, account_sid: str, plan: SendPlan
+) -> list[Problem]:
+    """The profiles and audiences `to` names that are not this account's (each one named)."""
+    profiles = [s.id for s in plan.sources if s.kind == "profile"]
+    audiences = [s.id for s in plan.sources if s.kind == "audience"]
+    known = await audience_store.account_profiles(pool, profiles, account_sid)
+    known |= await audience_store.account_audiences(pool, audiences, account_sid)
+    problems = []
+    for source in plan.sources:
+        if source.id not in known:
+            entry = (
+                error_codes.UNKNOWN_PROFILE
+                if source.kind == "profile"
+                else error_codes.UNKNOWN_AUDIENCE
+            )
+            prefix = ids.PROFILE if source.kind == "profile" else ids.AUDIENCE
+            problems.append(
+                Problem(
+                    entry.code,
+                    f"no {source.kind} of this account has the id {ids.encode(prefix, source.id)}",
+                    source.context,
+                )
+            )
+    return problems
 
 
 async def _callback_problems(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -38,14 +39,54 @@ class TemplateRenderError(Exception):
     """The template parsed but failed for this recipient's variables (e.g. divided_by: 0)."""
 
 
+# Twilio's profile placeholders, `${Twilio.Profile.firstName}`: aliases of
+# `{{ profile.attributes.firstName }}`.
+_PROFILE_PLACEHOLDER = re.compile(r"\$\{\s*Twilio\.Profile\.([A-Za-z0-9_-]+)\s*\}")
+# Variables whose names start with this are a profile's (service/audiences/expansion.py writes
+# them flat, `profile.attributes.firstName`); templates read them nested, as
+# `{{ profile.attributes.firstName }}`.
+PROFILE_PREFIX = "profile."
+PROFILE_ATTRIBUTES = "profile.attributes."
+
+
 def is_template(text: str) -> bool:
-    return "{{" in text or "{%" in text
+    if "{{" in text or "{%" in text:
+        return True
+    return "${" in text and _PROFILE_PLACEHOLDER.search(text) is not None
+
+
+def _with_aliases(text: str) -> str:
+    if "${" not in text:
+        return text
+    return _PROFILE_PLACEHOLDER.sub(
+        lambda m: "{{ profile.attributes['" + m.group(1) + "'] }}", text
+    )
+
+
+def _namespace(variables: dict[str, str] | None) -> dict[str, Any]:
+    """The template's variables: a profile's flat `profile.…` names become one nested object
+    (`profile.id`, `profile.attributes.firstName`)."""
+    if not variables:
+        return {}
+    namespace: dict[str, Any] = {}
+    profile: dict[str, Any] = {}
+    attributes: dict[str, str] = {}
+    for name, value in variables.items():
+        if name.startswith(PROFILE_ATTRIBUTES):
+            attributes[name[len(PROFILE_ATTRIBUTES) :]] = value
+        elif name.startswith(PROFILE_PREFIX):
+            profile[name[len(PROFILE_PREFIX) :]] = value
+        else:
+            namespace[name] = value
+    if profile or attributes:
+        namespace["profile"] = {**profile, "attributes": attributes}
+    return namespace
 
 
 @lru_cache(maxsize=1024)
 def compile_template(text: str) -> BoundTemplate:
     try:
-        template = _env.from_string(text)
+        template = _env.from_string(_with_aliases(text))
     except LiquidError as exc:
         raise TemplateSyntaxError(describe(exc)) from exc
     # Liquid looks filters up only when rendering; an unknown one would fail every recipient.
@@ -61,7 +102,7 @@ def render(text: str, variables: dict[str, str] | None) -> str:
         return text
     template = compile_template(text)
     try:
-        return template.render(**(variables or {}))
+        return template.render(**_namespace(variables))
     except LiquidError as exc:
         raise TemplateRenderError(describe(exc)) from exc
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import messages as wire
-from service import error_codes
+from service import error_codes, ids
 from service.errors import Problem
 from service.messages import phone, templates
 from service.sending.records import Route
@@ -34,6 +35,18 @@ class PlannedRecipient:
     # try them: the senders' priority first, then the recipient's own order. Empty when no
     # sender can reach any of the recipient's addresses (unaddressable).
     routes: list[Route]
+    # A profile's own time zone: a local-time schedule uses it instead of the number's.
+    time_zone: str | None = None
+
+
+@dataclass(frozen=True)
+class ProfileSource:
+    """A `to` entry naming a profile or an audience, expanded by the workers."""
+
+    kind: str  # "profile" or "audience"
+    id: uuid.UUID
+    # Its JSON path, to name it when it is not the account's.
+    context: str
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,8 @@ class SendPlan:
     tags: dict[str, str]
     validity_period: int
     schedule: Schedule | None
+    # Profiles and audiences named in `to`, in order (service/audiences/expansion.py).
+    sources: list[ProfileSource] = field(default_factory=list)
 
 
 @dataclass
@@ -76,7 +91,8 @@ def plan_send(
     """
     errors = _Collector()
     errors.problems.extend(sender_problems or [])
-    recipients = _check_recipients(request.to, senders, errors)
+    sources: list[ProfileSource] = []
+    recipients = _check_recipients(request.to, senders, errors, sources)
     content = _check_content(request.content, errors)
     tags = _check_tags(request.tags, errors)
     validity = request.validity_period
@@ -89,12 +105,15 @@ def plan_send(
             "$.validityPeriod",
         )
     schedule = _check_schedule(request.schedule, now, errors)
-    plan = SendPlan(recipients, content, senders, tags, validity, schedule)
+    plan = SendPlan(recipients, content, senders, tags, validity, schedule, sources)
     return plan, errors.problems
 
 
 def _check_recipients(
-    recipients: list[wire.RecipientIn], senders: list[dict[str, str]], errors: _Collector
+    recipients: list[wire.RecipientIn],
+    senders: list[dict[str, str]],
+    errors: _Collector,
+    sources: list[ProfileSource],
 ) -> list[PlannedRecipient]:
     if not recipients:
         errors.add(error_codes.TO_REQUIRED.code, "'to' must list at least one recipient", "$.to")
@@ -109,6 +128,11 @@ def _check_recipients(
     planned: list[PlannedRecipient] = []
     for position, recipient in enumerate(recipients):
         path = f"$.to[{position}]"
+        if recipient.profile_id is not None or recipient.audience_id is not None:
+            source = _profile_source(recipient, path, errors)
+            if source is not None:
+                sources.append(source)
+            continue
         addresses = _recipient_addresses(recipient, path, errors)
         variables = recipient.variables
         if variables is not None and len(variables) > wire.MAX_VARIABLES:
@@ -129,6 +153,46 @@ def _check_recipients(
         if len(errors.problems) >= MAX_PROBLEMS:
             break
     return planned
+
+
+def _profile_source(
+    recipient: wire.RecipientIn, path: str, errors: _Collector
+) -> ProfileSource | None:
+    """A `{profileId}` or `{audienceId}` recipient, checked: it names one and nothing else."""
+    others = [
+        name
+        for name, value in (
+            ("address", recipient.address),
+            ("channel", recipient.channel),
+            ("addresses", recipient.addresses),
+            ("variables", recipient.variables),
+        )
+        if value is not None
+    ]
+    if recipient.profile_id is not None and recipient.audience_id is not None:
+        others.append("audienceId")
+    for name in others:
+        errors.add(
+            error_codes.INVALID_FIELD.code,
+            f"a profileId or audienceId recipient takes no {name} (templates read the "
+            "profile's attributes)",
+            f"{path}.{name}",
+        )
+    if recipient.profile_id is not None:
+        kind, prefix, text, field_name = "profile", ids.PROFILE, recipient.profile_id, "profileId"
+    else:
+        assert recipient.audience_id is not None
+        kind, prefix, text = "audience", ids.AUDIENCE, recipient.audience_id
+        field_name = "audienceId"
+    key = ids.decode(prefix, text)
+    if key is None:
+        errors.add(
+            error_codes.INVALID_FIELD.code,
+            f"{field_name} must be a {prefix}_… id",
+            f"{path}.{field_name}",
+        )
+        return None
+    return ProfileSource(kind, key, f"{path}.{field_name}")
 
 
 def _recipient_addresses(

@@ -72,6 +72,11 @@ TAGS = [
         "of them in priority order.",
     ),
     Tag(
+        name="Audiences",
+        description="Static lists of profiles, or filters on their attributes, that a send "
+        "names as one recipient; the workers expand them, streaming.",
+    ),
+    Tag(
         name="Suppressions",
         description="(ext) Recipients who opted out of an account's messages (STOP).",
     ),

@@ -167,6 +167,8 @@ class Answers:
 
 _SEND_ERRORS = (
     error_codes.INVALID_TO,
+    error_codes.UNKNOWN_PROFILE,
+    error_codes.UNKNOWN_AUDIENCE,
     error_codes.INVALID_FROM,
     error_codes.BODY_REQUIRED,
     error_codes.FROM_REQUIRED,
@@ -177,7 +179,11 @@ _SEND_ERRORS = (
     error_codes.SCHEDULE_TOO_LATE,
     error_codes.INVALID_URL,
 )
-_STATUS_CALLBACK = {error_codes.INVALID_URL.code: "$.statusCallback"}
+_STATUS_CALLBACK = {
+    error_codes.INVALID_URL.code: "$.statusCallback",
+    error_codes.UNKNOWN_PROFILE.code: "$.to[0].profileId",
+    error_codes.UNKNOWN_AUDIENCE.code: "$.to[0].audienceId",
+}
 _FOUND = (error_codes.NOT_FOUND,)
 _PAGED = (error_codes.INVALID_PAGE_TOKEN,)
 _FOUND_AND_PAGED = (error_codes.NOT_FOUND, error_codes.INVALID_PAGE_TOKEN)
@@ -231,6 +237,26 @@ ANSWERS: dict[str, Answers] = {
     "FetchSenderPool": Answers(errors=_FOUND),
     "UpdateSenderPool": Answers(errors=_FOUND),
     "DeleteSenderPool": Answers(errors=_FOUND),
+    "CreateAudience": Answers(
+        errors=(error_codes.INVALID_FILTER,),
+        headers={"Location": _location("The audience's", f"/v1/Audiences/{examples.AUDIENCE_ID}")},
+        contexts={error_codes.INVALID_FILTER.code: "$.filter['attributes.age']['gte']"},
+    ),
+    "ListAudiences": Answers(errors=_PAGED),
+    "FetchAudience": Answers(errors=_FOUND),
+    "DeleteAudience": Answers(errors=_FOUND),
+    "AddAudienceMembers": Answers(
+        errors=(
+            error_codes.NOT_FOUND,
+            error_codes.UNKNOWN_PROFILE,
+            error_codes.FILTER_AUDIENCE_MEMBERS,
+        ),
+        contexts={error_codes.UNKNOWN_PROFILE.code: "$.profileIds[0]"},
+    ),
+    "RemoveAudienceMembers": Answers(
+        errors=(error_codes.NOT_FOUND, error_codes.FILTER_AUDIENCE_MEMBERS)
+    ),
+    "ListAudienceMembers": Answers(errors=_FOUND_AND_PAGED),
     "CreateSuppression": Answers(
         errors=(error_codes.INVALID_TO,),
         headers={"Location": _location("The suppression's", "/v1/Suppressions/+15558675310")},

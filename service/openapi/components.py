@@ -12,6 +12,7 @@ from typing import Any, get_args
 import msgspec
 
 from schemas import (
+    audiences,
     common,
     errors,
     events,
@@ -29,6 +30,7 @@ from service.openapi import examples
 
 REF = "#/components/schemas/{name}"
 WIRE_MODULES = (
+    audiences,
     common,
     errors,
     events,
@@ -231,7 +233,7 @@ def _forms(schemas: dict[str, Any], kind: type, forms: Mapping[str, common.Form]
         properties = {
             key: _required(value) if key in form.required else value
             for key, value in whole["properties"].items()
-            if key in form.required or key not in owned
+            if key in form.required or (key not in owned and key not in form.excluded)
         }
         variant: dict[str, Any] = {
             "title": form_name,

@@ -10,6 +10,16 @@ from __future__ import annotations
 
 import msgspec
 
+from schemas.audiences import (
+    AudienceCreate,
+    AudienceMember,
+    AudienceMembersChange,
+    AudienceMembersChanged,
+    AudienceMembersPage,
+    AudienceRead,
+    AudiencesPage,
+    ProfileAddress,
+)
 from schemas.common import Pagination, Related
 from schemas.errors import ErrorBody, ErrorItem
 from schemas.events import (
@@ -82,6 +92,8 @@ WHATSAPP_SENDER_ID = "comms_sender_01m8h0k3c9v7w2x4y6z8a0b2c4"
 SENDER_POOL_ID = "comms_senderpool_01m8h0jzqsechs3yv6kh2qxj5q"
 WEBHOOK_ID = "comms_webhook_01m8h0jzqsechs3yv6kh2qxj5m"
 DELIVERY_ID = "comms_delivery_01m8h0jzqsechs3yv6kh2qxj5r"
+AUDIENCE_ID = "comms_audience_01m8h0jzqsechs3yv6kh2qxj5t"
+PROFILE_ID = "comms_profile_01m8h0jzqsechs3yv6kh2qxj5v"
 PROVIDER_SID = "SM0123456789abcdef0123456789abcdef"
 OPERATION_URL = f"{BASE_URL}/v1/Messages/Operations/{OPERATION_ID}"
 SIGNING_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -128,6 +140,17 @@ SEND_SCHEDULED = SendMessagesRequest(
     schedule=ScheduleIn(send_at=["2026-12-01T09:30:00"]),
     tags={"campaign": "reminder"},
 )
+SEND_TO_AUDIENCE = SendMessagesRequest(
+    to=[RecipientIn(audience_id=AUDIENCE_ID), RecipientIn(profile_id=PROFILE_ID)],
+    content=ContentIn(text="Hi {{ profile.attributes.firstName | default: 'there' }}!"),
+    from_=SenderIn(sender_pool_id=SENDER_POOL_ID),
+    schedule=ScheduleIn(send_at=["2026-12-01T09:30:00"]),
+    tags={"campaign": "pro-launch"},
+)
+AUDIENCE_CREATE = AudienceCreate(
+    display_name="Pro customers", filter={"attributes.plan": {"in": ["pro", "team"]}}
+)
+AUDIENCE_MEMBERS_CHANGE = AudienceMembersChange(profile_ids=[PROFILE_ID])
 SEARCH = SearchMessagesRequest(
     status="FAILED",
     tags={"campaign": "welcome"},
@@ -288,6 +311,33 @@ SENDER_POOL = SenderPoolRead(
 )
 SENDER_POOLS_PAGE = SenderPoolsPage(sender_pools=[SENDER_POOL], pagination=LAST_PAGE)
 
+AUDIENCE = AudienceRead(
+    id=AUDIENCE_ID,
+    display_name="Pro customers",
+    filter={"attributes.plan": {"in": ["pro", "team"]}},
+    size=1250,
+    created_at="2026-11-20T09:00:00.000Z",
+    updated_at="2026-11-20T09:00:00.000Z",
+)
+AUDIENCES_PAGE = AudiencesPage(
+    audiences=[msgspec.structs.replace(AUDIENCE, size=None)], pagination=LAST_PAGE
+)
+AUDIENCE_MEMBERS_CHANGED = AudienceMembersChanged(changed=1, size=1251)
+AUDIENCE_MEMBERS_PAGE = AudienceMembersPage(
+    profiles=[
+        AudienceMember(
+            id=PROFILE_ID,
+            external_id="user-1842",
+            addresses=[ProfileAddress(address="+15558675310", channel="PHONE")],
+            attributes={"firstName": "Ada", "plan": "pro"},
+            time_zone="Europe/London",
+            created_at="2026-11-20T08:30:00.000Z",
+            updated_at="2026-11-20T08:30:00.000Z",
+        )
+    ],
+    pagination=LAST_PAGE,
+)
+
 SUPPRESSION = SuppressionRead(
     address="+15558675310", source="INBOUND", created_at="2026-11-25T11:00:00.000Z"
 )
@@ -397,7 +447,10 @@ ALL: tuple[msgspec.Struct, ...] = (
     SEND_TO_TWO,
     SEND_WITH_FALLBACK,
     SEND_SCHEDULED,
+    SEND_TO_AUDIENCE,
     SEARCH,
+    AUDIENCE_CREATE,
+    AUDIENCE_MEMBERS_CHANGE,
     SENDER_CREATE,
     SENDER_POOL_CREATE,
     SENDER_POOL_UPDATE,
@@ -414,6 +467,10 @@ ALL: tuple[msgspec.Struct, ...] = (
     SENDERS_PAGE,
     SENDER_POOL,
     SENDER_POOLS_PAGE,
+    AUDIENCE,
+    AUDIENCES_PAGE,
+    AUDIENCE_MEMBERS_CHANGED,
+    AUDIENCE_MEMBERS_PAGE,
     SUPPRESSIONS_PAGE,
     WEBHOOK_CREATED,
     WEBHOOK,

@@ -192,9 +192,12 @@ RETURNING m.id;
 -- Run after the batch's outcomes are committed: the last worker to finish an operation's
 -- messages sees every other worker's committed work and completes it. An opt-out that
 -- cancels the last waiting messages of an operation still SCHEDULED completes it the same
--- way (service/suppressions); a CANCELED operation stays CANCELED.
+-- way (service/suppressions); a CANCELED operation stays CANCELED. One whose profiles and
+-- audiences are still being expanded is not complete however few of its messages wait: the
+-- expansion completes it once its last page is in (service/audiences/expansion.py).
 UPDATE operations o SET status = 'COMPLETED', updated_at = $2
 WHERE o.id = ANY($1::uuid[]) AND o.status IN ('SCHEDULED', 'PROCESSING')
+  AND NOT o.expanding
   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.operation_id = o.id AND m.due_at IS NOT NULL);
 
 -- name: find_conversation

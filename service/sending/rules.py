@@ -198,12 +198,21 @@ def plan_attempt(
         body=rendered.text,
         media_urls=[m["url"] for m in media] if isinstance(media, list) else [],
         content_sid=content_sid if isinstance(content_sid, str) else None,
-        content_variables=message.variables if content_sid else None,
+        content_variables=content_variables(message.variables) if content_sid else None,
         validity_period=max(1, int((expires - now).total_seconds())),
         request_id=operation.request_id,
         traceparent=operation.traceparent,
     )
     return attempt, request
+
+
+def content_variables(variables: dict[str, str] | None) -> dict[str, str] | None:
+    """A content template's variables: the recipient's own, not a profile's (whose attributes
+    the message carries as `profile.…` variables for Liquid)."""
+    if not variables:
+        return variables
+    own = {k: v for k, v in variables.items() if not k.startswith(templates.PROFILE_PREFIX)}
+    return own or None
 
 
 # After a call ----------------------------------------------------------------------------------

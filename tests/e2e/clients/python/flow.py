@@ -28,7 +28,9 @@ from comms_client.models import (
     RecipientAddress,
     RecipientAddresses,
     RecipientAddressVariables,
+    RecipientAudience,
     RecipientChannel,
+    RecipientProfile,
     SenderAddress,
     SenderChannel,
     SendMessagesRequest,
@@ -64,7 +66,9 @@ def connect() -> AuthenticatedClient:
 
 
 def welcome(names: dict[str, str]) -> SendMessagesRequest:
-    recipients: list[RecipientAddress | RecipientAddresses] = []
+    recipients: list[
+        RecipientAddress | RecipientAddresses | RecipientAudience | RecipientProfile
+    ] = []
     for number, name in names.items():
         variables = RecipientAddressVariables.from_dict({"name": name})
         recipients.append(
