@@ -37,6 +37,7 @@ from service.metrics.callbacks import observe_callback_lag
 from service.metrics.routes import metrics
 from service.operations.routes import OperationsController
 from service.outages import OutageLog
+from service.profiles.routes import ProfilesController
 from service.quotas import RequestQuota
 from service.request_ids import RequestIds
 from service.senders.routes import SenderPoolsController, SendersController
@@ -56,6 +57,7 @@ API_CONTROLLERS = [
     SendersController,
     SenderPoolsController,
     SuppressionsController,
+    ProfilesController,
     WebhooksController,
     StatusCallbackDeliveriesController,
 ]

@@ -20,6 +20,8 @@ SENDER_POOL = "comms_senderpool"
 WEBHOOK = "comms_webhook"
 ATTEMPT = "comms_attempt"
 DELIVERY = "comms_delivery"
+PROFILE = "comms_profile"
+PROFILE_IMPORT = "comms_profileimport"
 # A request id the API makes when the caller sent none (X-Request-Id).
 REQUEST = "req"
 
