@@ -18,6 +18,7 @@ from schemas import (
     health,
     messages,
     operations,
+    profiles,
     senders,
     suppressions,
     webhooks,
@@ -35,6 +36,7 @@ WIRE_MODULES = (
     health,
     messages,
     operations,
+    profiles,
     senders,
     suppressions,
     webhooks,
@@ -74,6 +76,12 @@ ENUMS: dict[str, tuple[str, tuple[str, ...]]] = {
         "How a recipient came to be suppressed.",
         get_args(suppressions.SuppressionSource),
     ),
+    "ProfileImportStatus": (
+        "Where a profile import stands: PROCESSING while rows wait, COMPLETED once every row "
+        "was loaded or refused, FAILED when no row could be loaded.",
+        get_args(profiles.ImportStatus),
+    ),
+    "ProfileImportFormat": ("What a profile import's body is.", get_args(profiles.ImportFormat)),
     "EventType": ("A CloudEvents type of the Comms API's events.", EVENT_TYPES),
     "DeliveryStatus": (
         "Where a webhook or statusCallback delivery stands.",

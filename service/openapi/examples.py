@@ -61,6 +61,15 @@ from schemas.senders import (
     SenderRead,
     SendersPage,
 )
+from schemas.profiles import (
+    ProfileAddress,
+    ProfileCreate,
+    ProfileImportError,
+    ProfileImportRead,
+    ProfileRead,
+    ProfilesPage,
+    ProfileUpdate,
+)
 from schemas.suppressions import SuppressionCreate, SuppressionRead, SuppressionsPage
 from schemas.webhooks import (
     DeliveriesPage,
@@ -141,6 +150,16 @@ SENDER_POOL_CREATE = SenderPoolCreate(
 )
 SENDER_POOL_UPDATE = SenderPoolUpdate(display_name="Marketing US and CA")
 SUPPRESSION_CREATE = SuppressionCreate(address="+15558675310")
+PROFILE_CREATE = ProfileCreate(
+    external_id="crm-42",
+    addresses=[
+        ProfileAddress(address="+15558675310", channel="WHATSAPP"),
+        ProfileAddress(address="+15558675310", channel="SMS"),
+    ],
+    attributes={"firstName": "Ada", "plan": "pro", "age": 36, "vip": True},
+    time_zone="Europe/Paris",
+)
+PROFILE_UPDATE = ProfileUpdate(attributes={"plan": "enterprise", "vip": None}, time_zone=None)
 WEBHOOK_CREATE = WebhookCreate(
     url="https://hooks.example.com/comms",
     event_types=[
@@ -393,6 +412,40 @@ def event_example(event_type: str) -> OperationCloudEvent | MessageCloudEvent:
 
 
 # Every example above, in the order their types' component examples are taken from.
+PROFILE_ID = "comms_profile_01m8h0jzqsechs3yv6kh2qxj5t"
+PROFILE_IMPORT_ID = "comms_profileimport_01m8h0jzqsechs3yv6kh2qxj5v"
+PROFILE = ProfileRead(
+    id=PROFILE_ID,
+    external_id="crm-42",
+    addresses=[
+        ProfileAddress(address="+15558675310", channel="WHATSAPP"),
+        ProfileAddress(address="+15558675310", channel="SMS"),
+    ],
+    attributes={"firstName": "Ada", "plan": "pro", "age": 36, "vip": True},
+    time_zone="Europe/Paris",
+    created_at="2026-11-25T10:00:00.123Z",
+    updated_at="2026-11-25T10:00:00.123Z",
+)
+PROFILES_PAGE = ProfilesPage(profiles=[PROFILE], pagination=LAST_PAGE)
+PROFILE_IMPORT = ProfileImportRead(
+    id=PROFILE_IMPORT_ID,
+    status="PROCESSING",
+    format="CSV",
+    rows_read=100000,
+    rows_imported=40000,
+    rows_failed=1,
+    errors=[
+        ProfileImportError(
+            row=12,
+            code=21211,
+            message="Invalid 'To' phone number: expected E.164",
+            context="$.addresses[0].address",
+        )
+    ],
+    created_at="2026-11-25T10:00:00.123Z",
+    updated_at="2026-11-25T10:00:03.456Z",
+)
+
 ALL: tuple[msgspec.Struct, ...] = (
     SEND_TO_TWO,
     SEND_WITH_FALLBACK,
@@ -402,6 +455,8 @@ ALL: tuple[msgspec.Struct, ...] = (
     SENDER_POOL_CREATE,
     SENDER_POOL_UPDATE,
     SUPPRESSION_CREATE,
+    PROFILE_CREATE,
+    PROFILE_UPDATE,
     WEBHOOK_CREATE,
     ACCEPTED,
     DRY_RUN,
@@ -415,6 +470,9 @@ ALL: tuple[msgspec.Struct, ...] = (
     SENDER_POOL,
     SENDER_POOLS_PAGE,
     SUPPRESSIONS_PAGE,
+    PROFILE,
+    PROFILES_PAGE,
+    PROFILE_IMPORT,
     WEBHOOK_CREATED,
     WEBHOOK,
     WEBHOOKS_PAGE,

@@ -59,11 +59,12 @@ log = structlog.get_logger(__name__)
 # The largest import body (the route's request_max_body_size), and the longest row.
 MAX_IMPORT_BYTES = 1024 * 1024 * 1024
 MAX_ROW_BYTES = 64 * 1024
-# Rows staged per COPY (or fewer when their bytes reach STAGE_CHUNK_BYTES).
-STAGE_CHUNK_ROWS = 10_000
-STAGE_CHUNK_BYTES = 4 * 1024 * 1024
+# Rows staged per COPY (or fewer when their bytes reach STAGE_CHUNK_BYTES): each COPY stays
+# well inside the statement timeout.
+STAGE_CHUNK_ROWS = 2_000
+STAGE_CHUNK_BYTES = 1024 * 1024
 # Rows a worker loads per transaction.
-LOAD_CHUNK_ROWS = 5_000
+LOAD_CHUNK_ROWS = 2_000
 
 MEDIA_TYPES = {
     "application/x-ndjson": "NDJSON",
@@ -121,58 +122,99 @@ def format_of(content_type: str) -> str:
     return found
 
 
-async def lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, bytes | None]]:
-    """The body's lines, numbered from 1, without their line end; None for a line longer than
-    MAX_ROW_BYTES (never held whole)."""
-    pending = bytearray()
-    too_long = False
-    number = 0
-    async for chunk in chunks:
+Row = tuple[int, bytes | None]
+
+
+class Splitter:
+    """Cuts a body into rows as its chunks arrive, never holding more than a row.
+
+    A row is a non-blank line without its line end, except that a CSV row goes on over line
+    ends inside a quoted field (while its quotes are odd in number). A row is numbered by the
+    line it starts on (from 1); one longer than MAX_ROW_BYTES is None (never held whole).
+    """
+
+    def __init__(self, csv_quoting: bool) -> None:
+        self.csv_quoting = csv_quoting
+        self.pending = bytearray()  # the start of a line whose end has not arrived
+        self.too_long = False
+        self.number = 0  # lines finished so far
+        self.held: bytearray | None = None  # a CSV row's lines so far, inside quotes
+        self.start = 0  # the held row's first line
+
+    def feed(self, chunk: bytes) -> list[Row]:
         parts = chunk.split(b"\n")
-        for part in parts[:-1]:
+        if len(parts) == 1:
+            self._extend(chunk)
+            return []
+        first: bytes | None = None
+        if not self.too_long and len(self.pending) + len(parts[0]) <= MAX_ROW_BYTES:
+            self.pending += parts[0]
+            first = bytes(self.pending)
+        self.pending.clear()
+        self.too_long = False
+        rows: list[Row] = []
+        self._rows([first], rows)
+        middle = parts[1:-1]
+        if self.csv_quoting:
+            self._rows(middle, rows)
+        else:
+            # NDJSON: a line is a row (a trailing \r is JSON whitespace: the worker's decoder
+            # takes it), so one comprehension does.
+            limit = MAX_ROW_BYTES
+            rows += [
+                (number, line if len(line) <= limit else None)
+                for number, line in enumerate(middle, self.number + 1)
+                if line and not line.isspace()
+            ]
+            self.number += len(middle)
+        self._extend(parts[-1])
+        return rows
+
+    def end(self) -> list[Row]:
+        rows: list[Row] = []
+        if self.pending or self.too_long:
+            self._rows([None if self.too_long else bytes(self.pending)], rows)
+        if self.held is not None:
+            rows.append((self.start, bytes(self.held)))
+            self.held = None
+        return rows
+
+    def _extend(self, part: bytes) -> None:
+        if self.too_long:
+            return
+        self.pending += part
+        if len(self.pending) > MAX_ROW_BYTES:
+            self.too_long = True
+            self.pending.clear()
+
+    def _rows(self, lines: list[bytes] | list[bytes | None], rows: list[Row]) -> None:
+        number = self.number
+        csv_quoting = self.csv_quoting
+        for line in lines:
             number += 1
-            if too_long or len(pending) + len(part) > MAX_ROW_BYTES:
-                yield number, None
+            if line is not None:
+                if len(line) > MAX_ROW_BYTES:
+                    line = None
+                elif line.endswith(b"\r"):
+                    line = line[:-1]
+            if self.held is not None:
+                if line is None or len(self.held) + 1 + len(line) > MAX_ROW_BYTES:
+                    rows.append((self.start, None))
+                    self.held = None
+                    continue
+                self.held += b"\n" + line
+                if self.held.count(b'"') % 2 == 0:
+                    rows.append((self.start, bytes(self.held)))
+                    self.held = None
+            elif line is None:
+                rows.append((number, None))
+            elif not line or line.isspace():
+                continue
+            elif csv_quoting and line.count(b'"') % 2:
+                self.start, self.held = number, bytearray(line)
             else:
-                pending += part
-                yield number, bytes(pending.removesuffix(b"\r"))
-            pending.clear()
-            too_long = False
-        if not too_long:
-            pending += parts[-1]
-            if len(pending) > MAX_ROW_BYTES:
-                too_long = True
-                pending.clear()
-    if pending or too_long:
-        yield number + 1, None if too_long else bytes(pending.removesuffix(b"\r"))
-
-
-async def records(
-    numbered: AsyncIterator[tuple[int, bytes | None]], csv_quoting: bool
-) -> AsyncIterator[tuple[int, bytes | None]]:
-    """Rows: a non-blank line each, except that a CSV row goes on over line ends inside a quoted
-    field (its quotes so far are odd in number). A row is numbered by its first line."""
-    start = 0
-    held: bytearray | None = None
-    async for number, line in numbered:
-        if held is None:
-            if line is not None and not line.strip():
-                continue
-            if line is None or not csv_quoting or line.count(b'"') % 2 == 0:
-                yield number, line
-                continue
-            start, held = number, bytearray(line)
-            continue
-        if line is None or len(held) + 1 + len(line) > MAX_ROW_BYTES:
-            yield start, None
-            held = None
-            continue
-        held += b"\n" + line
-        if held.count(b'"') % 2 == 0:
-            yield start, bytes(held)
-            held = None
-    if held is not None:
-        yield start, bytes(held)
+                rows.append((number, line))
+        self.number = number
 
 
 @dataclass(frozen=True)
@@ -251,30 +293,43 @@ async def accept(
     """Stage the body's rows as a new import (all of them, or nothing) and answer it."""
     kind = format_of(content_type)
     import_id = ids.uuid7()
-    rows = records(lines(chunks), csv_quoting=kind == "CSV")
+    splitter = Splitter(csv_quoting=kind == "CSV")
     columns: list[str] | None = None
+    pending: list[Row] = []
+    stream = aiter(chunks)
     if kind == "CSV":
-        header = await anext(aiter(rows), None)
-        if header is None:
+        # The header first: a bad one is answered before anything is stored.
+        while not pending:
+            chunk = await anext(stream, None)
+            pending = splitter.feed(chunk) if chunk is not None else splitter.end()
+            if chunk is None:
+                break
+        if not pending:
             raise ValidationFailed(
                 [Problem(error_codes.INVALID_FIELD.code, "The body holds no rows", "$")]
             )
-        columns = parse_header(header[1])
+        columns = parse_header(pending.pop(0)[1])
     read = 0
     async with pool.acquire() as conn, conn.transaction():
         await store.insert_import(conn, import_id, account_sid, kind, columns, now)
-        chunk: list[tuple[int, bytes | None]] = []
+        staged: list[Row] = []
         size = 0
-        async for row in rows:
-            read += 1
+        ended = False
+        while not ended:
+            if pending:
+                rows, pending = pending, []
+            else:
+                chunk = await anext(stream, None)
+                ended = chunk is None
+                rows = splitter.end() if chunk is None else splitter.feed(chunk)
+            read += len(rows)
             if read > MAX_IMPORT_ROWS:
                 raise TooManyRows(context="$")
-            chunk.append(row)
-            size += len(row[1] or b"")
-            if len(chunk) >= STAGE_CHUNK_ROWS or size >= STAGE_CHUNK_BYTES:
-                await store.copy_staged_rows(conn, import_id, chunk)
-                chunk, size = [], 0
-        await store.copy_staged_rows(conn, import_id, chunk)
+            staged += rows
+            size += sum(len(line) for _, line in rows if line is not None)
+            if len(staged) >= STAGE_CHUNK_ROWS or size >= STAGE_CHUNK_BYTES or ended:
+                await store.copy_staged_rows(conn, import_id, staged)
+                staged, size = [], 0
         if read == 0:
             raise ValidationFailed(
                 [Problem(error_codes.INVALID_FIELD.code, "The body holds no rows", "$")]
