@@ -52,15 +52,6 @@ from schemas.operations import (
     OperationsPage,
     OperationStats,
 )
-from schemas.senders import (
-    SenderCreate,
-    SenderPoolCreate,
-    SenderPoolRead,
-    SenderPoolsPage,
-    SenderPoolUpdate,
-    SenderRead,
-    SendersPage,
-)
 from schemas.profiles import (
     ProfileAddress,
     ProfileCreate,
@@ -69,6 +60,15 @@ from schemas.profiles import (
     ProfileRead,
     ProfilesPage,
     ProfileUpdate,
+)
+from schemas.senders import (
+    SenderCreate,
+    SenderPoolCreate,
+    SenderPoolRead,
+    SenderPoolsPage,
+    SenderPoolUpdate,
+    SenderRead,
+    SendersPage,
 )
 from schemas.suppressions import SuppressionCreate, SuppressionRead, SuppressionsPage
 from schemas.webhooks import (

@@ -325,11 +325,13 @@ async def accept(
             read += len(rows)
             if read > MAX_IMPORT_ROWS:
                 raise TooManyRows(context="$")
-            staged += rows
-            size += sum(len(line) for _, line in rows if line is not None)
-            if len(staged) >= STAGE_CHUNK_ROWS or size >= STAGE_CHUNK_BYTES or ended:
-                await store.copy_staged_rows(conn, import_id, staged)
-                staged, size = [], 0
+            for row in rows:
+                staged.append(row)
+                size += len(row[1] or b"")
+                if len(staged) >= STAGE_CHUNK_ROWS or size >= STAGE_CHUNK_BYTES:
+                    await store.copy_staged_rows(conn, import_id, staged)
+                    staged, size = [], 0
+        await store.copy_staged_rows(conn, import_id, staged)
         if read == 0:
             raise ValidationFailed(
                 [Problem(error_codes.INVALID_FIELD.code, "The body holds no rows", "$")]

@@ -30,9 +30,7 @@ def number(i: int) -> str:
 
 
 async def start_import(client: httpx.AsyncClient, body: Any, headers: dict[str, str]) -> str:
-    response = await client.post(
-        "/v1/Profiles/Import", content=body, headers=headers, timeout=300
-    )
+    response = await client.post("/v1/Profiles/Import", content=body, headers=headers, timeout=300)
     assert response.status_code == 202, response.text
     accepted = response.json()
     assert accepted["id"].startswith("comms_profileimport_")
@@ -176,9 +174,7 @@ async def test_more_rows_than_allowed_is_a_413_and_stores_nothing(
         for _ in range(100):
             yield line * 10_001  # 1,000,100 rows in all
 
-    response = await client.post(
-        "/v1/Profiles/Import", content=body(), headers=NDJSON, timeout=300
-    )
+    response = await client.post("/v1/Profiles/Import", content=body(), headers=NDJSON, timeout=300)
     assert response.status_code == 413, response.text
     assert response.json()["errors"][0]["code"] == 90413
     assert await pool.fetchval("SELECT count(*) FROM profile_imports") == 0
