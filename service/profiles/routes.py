@@ -10,7 +10,8 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import InternalServerException
-from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example, OpenAPIMediaType, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.openapi.spec.operation import Operation
 from litestar.params import PathParameter, QueryParameter
@@ -28,6 +29,7 @@ from schemas.profiles import (
 )
 from service import ids, request_ids
 from service.auth import account_sid_of
+from service.openapi import examples
 from service.profiles import imports, logic
 from service.query_params import PageSizeParam, PageTokenParam
 from service.queue import HINT_TIMEOUT_S
@@ -112,9 +114,7 @@ class ImportOperation(Operation):
         )
 
 
-def _example(value: str) -> Any:
-    from litestar.openapi.spec import Example
-
+def _example(value: str) -> Example:
     return Example(value=value)
 
 
@@ -275,8 +275,15 @@ class ProfilesController(Controller):
         description="Creates the profile with this external id (201), or writes over the "
         "existing one as PATCH does (200): fields left out stay, `attributes` is merged key "
         "by key. `externalId` in the body may be left out; given, it must equal the path's.",
-        response_description="Updated (200) or created (201). `Location` is its URL.",
-        responses={},
+        response_description="Updated. `Location` is its URL.",
+        responses={
+            201: ResponseSpec(
+                data_container=ProfileRead,
+                generate_examples=False,
+                description="Created. `Location` is its URL.",
+                examples=[Example(id="example", value=msgspec.to_builtins(examples.PROFILE))],
+            )
+        },
     )
     async def upsert(
         self,
