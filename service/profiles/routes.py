@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -91,6 +92,7 @@ _CSV_EXAMPLE = (
 )
 
 
+@dataclass
 class ImportOperation(Operation):
     """The import's body: read as a stream by the handler, so Litestar cannot infer it."""
 
