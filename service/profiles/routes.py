@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import InternalServerException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, OpenAPIMediaType, RequestBody, Schema
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.openapi.spec.operation import Operation
 from litestar.params import PathParameter, QueryParameter
 from redis.exceptions import RedisError
@@ -97,7 +97,8 @@ class ImportOperation(Operation):
     """The import's body: read as a stream by the handler, so Litestar cannot infer it."""
 
     def __post_init__(self) -> None:
-        text = Schema(type=OpenAPIType.STRING)
+        # Text, as bytes to generated clients (format binary: a file or a stream to upload).
+        text = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
         self.request_body = RequestBody(
             required=True,
             description="Up to 1,000,000 profiles: NDJSON (one profile per line, as POST "
