@@ -30,6 +30,7 @@ from schemas.profiles import (
 )
 from service import ids, request_ids
 from service.auth import account_sid_of
+from service.errors import BodyTooLarge
 from service.openapi import examples
 from service.profiles import imports, logic
 from service.query_params import PageSizeParam, PageTokenParam
@@ -141,6 +142,15 @@ async def _chunks(request: Request[Any, Any, Any], timeout_s: float) -> AsyncIte
         except InternalServerException as exc:
             raise IncompleteBody(context="$") from exc
         yield chunk
+
+
+async def _drain(chunks: AsyncIterator[bytes], limit: int) -> None:
+    """Read and drop a body refused before its rows were read; over `limit` bytes, a 413."""
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge("Request body too large")
 
 
 async def _hint(comms: AppState, import_id: str) -> None:
@@ -327,11 +337,19 @@ class ProfilesController(Controller):
     async def import_profiles(
         self, request: Request[Any, Any, Any], comms: NamedDependency[AppState]
     ) -> Response[ProfileImportRead]:
+        chunks = _chunks(request, comms.settings.body_read_timeout_s)
+        try:
+            imports.format_of(request.content_type[0])
+        except imports.UnsupportedMediaType:
+            # Read what was sent (as any route would, up to the usual limit) before refusing
+            # it: a connection closed on a client still sending is reset, not answered.
+            await _drain(chunks, comms.settings.max_body_bytes)
+            raise
         accepted = await imports.accept(
             comms.pool,
             account_sid=account_sid_of(request),
             content_type=request.content_type[0],
-            chunks=_chunks(request, comms.settings.body_read_timeout_s),
+            chunks=chunks,
             now=comms.clock(),
         )
         await _hint(comms, accepted.id)
