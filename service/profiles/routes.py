@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -30,7 +31,7 @@ from schemas.profiles import (
 )
 from service import ids, request_ids
 from service.auth import account_sid_of
-from service.errors import BodyTooLarge
+from service.errors import ApiError, ValidationFailed
 from service.openapi import examples
 from service.profiles import imports, logic
 from service.query_params import PageSizeParam, PageTokenParam
@@ -145,12 +146,14 @@ async def _chunks(request: Request[Any, Any, Any], timeout_s: float) -> AsyncIte
 
 
 async def _drain(chunks: AsyncIterator[bytes], limit: int) -> None:
-    """Read and drop a body refused before its rows were read; over `limit` bytes, a 413."""
+    """Read and drop the rest of a refused body, `limit` bytes at most (then the connection
+    may be reset: the answer stands)."""
     size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge("Request body too large")
+    with contextlib.suppress(ApiError):
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                return
 
 
 async def _hint(comms: AppState, import_id: str) -> None:
@@ -339,19 +342,19 @@ class ProfilesController(Controller):
     ) -> Response[ProfileImportRead]:
         chunks = _chunks(request, comms.settings.body_read_timeout_s)
         try:
-            imports.format_of(request.content_type[0])
-        except imports.UnsupportedMediaType:
-            # Read what was sent (as any route would, up to the usual limit) before refusing
-            # it: a connection closed on a client still sending is reset, not answered.
+            accepted = await imports.accept(
+                comms.pool,
+                account_sid=account_sid_of(request),
+                content_type=request.content_type[0],
+                chunks=chunks,
+                now=comms.clock(),
+            )
+        except (ValidationFailed, imports.UnsupportedMediaType, imports.TooManyRows):
+            # Refused before the whole body was read (another media type, a bad CSV header,
+            # too many rows): read the rest, up to the usual body limit, before answering, as
+            # a connection closed on a client still sending is reset, not answered.
             await _drain(chunks, comms.settings.max_body_bytes)
             raise
-        accepted = await imports.accept(
-            comms.pool,
-            account_sid=account_sid_of(request),
-            content_type=request.content_type[0],
-            chunks=chunks,
-            now=comms.clock(),
-        )
         await _hint(comms, accepted.id)
         return Response(
             accepted,
