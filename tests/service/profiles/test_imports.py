@@ -4,6 +4,7 @@ chunks; re-imports upsert by external id; a worker killed mid-import leaves no d
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,7 +17,7 @@ import pytest
 
 from service.profiles import imports
 from service.settings import Settings
-from tests.support.tenants import other_tenant
+from tests.support.tenants import Tenant, other_tenant
 from tests.support.workers import WorkerProcesses, run_worker
 
 pytestmark = pytest.mark.own_stack
@@ -297,3 +298,36 @@ async def test_a_worker_killed_mid_import_leaves_no_duplicates(
     assert await pool.fetchval("SELECT count(*) FROM profiles") == count
     distinct = await pool.fetchval("SELECT count(DISTINCT attributes->'i') FROM profiles")
     assert distinct == count
+
+
+async def test_a_client_that_goes_away_mid_upload_leaves_nothing(
+    tenant: Tenant, settings: Settings, pool: asyncpg.Pool
+) -> None:
+    url = httpx.URL(settings.public_base_url)
+    rows = b'{"attributes": {"a": 1}}\n' * (imports.STAGE_CHUNK_ROWS * 3)
+    credentials = f"{tenant.account_sid}:{tenant.auth_token}".encode()
+    authorization = "Basic " + base64.b64encode(credentials).decode()
+    head = (
+        f"POST /v1/Profiles/Import HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Content-Type: application/x-ndjson\r\nAuthorization: {authorization}\r\n"
+        f"Content-Length: {len(rows) * 10}\r\n\r\n"
+    ).encode()
+    _, writer = await asyncio.open_connection(url.host, url.port)
+    staging = "SELECT count(*) FROM pg_locks WHERE relation = 'profile_import_rows'::regclass"
+    try:
+        writer.write(head + rows)
+        await writer.drain()
+
+        async def staging_began() -> bool:
+            return bool(await pool.fetchval(staging) > 0)
+
+        await wait_for(staging_began, "the first rows to be staged")
+    finally:
+        writer.close()
+
+    async def rolled_back() -> bool:
+        return bool(await pool.fetchval(staging) == 0)
+
+    await wait_for(rolled_back, "the upload's transaction to end")
+    assert await pool.fetchval("SELECT count(*) FROM profile_imports") == 0
+    assert await pool.fetchval("SELECT count(*) FROM profile_import_rows") == 0
