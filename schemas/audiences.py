@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import msgspec
 
 from schemas.common import Paging, Timestamp, typeid_pattern
+from schemas.profiles import ProfileRead
 
 MAX_DISPLAY_NAME = 256
 # Profile ids per POST or DELETE of /v1/Audiences/{id}/Members.
@@ -131,43 +132,8 @@ class AudienceMembersChanged(msgspec.Struct, rename="camel", kw_only=True):
     size: Annotated[int, msgspec.Meta(description="Members after the call.", examples=[1252])]
 
 
-class ProfileAddress(msgspec.Struct):
-    """One address of a profile; a send tries them in order (fallback)."""
-
-    address: Annotated[str, msgspec.Meta(description="E.164 number.", examples=["+15558675310"])]
-    channel: Annotated[
-        str, msgspec.Meta(description="PHONE, WHATSAPP or CONVERSATIONS.", examples=["PHONE"])
-    ]
-
-
-class AudienceMember(msgspec.Struct, rename="camel", kw_only=True):
-    """A profile of an audience."""
-
-    id: Annotated[ProfileId, msgspec.Meta(description="The profile's id.")]
-    external_id: Annotated[
-        str | None,
-        msgspec.Meta(description="The account's own key for it.", examples=["user-1842"]),
-    ]
-    addresses: Annotated[
-        list[ProfileAddress], msgspec.Meta(description="Its addresses, in the order tried.")
-    ]
-    attributes: Annotated[
-        dict[str, Any],
-        msgspec.Meta(
-            description="Its attributes (strings, numbers, booleans).",
-            examples=[{"firstName": "Ada", "plan": "pro"}],
-        ),
-    ]
-    time_zone: Annotated[
-        str | None,
-        msgspec.Meta(description="Its IANA time zone, if known.", examples=["Europe/Paris"]),
-    ]
-    created_at: Annotated[Timestamp, msgspec.Meta(description="When it was created.")]
-    updated_at: Annotated[Timestamp, msgspec.Meta(description="When it last changed.")]
-
-
 class AudienceMembersPage(msgspec.Struct):
     """A page of an audience's profiles, in profile id order (oldest first)."""
 
-    profiles: Annotated[list[AudienceMember], msgspec.Meta(description="The page's profiles.")]
+    profiles: Annotated[list[ProfileRead], msgspec.Meta(description="The page's profiles.")]
     pagination: Paging

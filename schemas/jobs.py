@@ -17,3 +17,15 @@ class DispatchOperation(msgspec.Struct, frozen=True, omit_defaults=True):
     # trace context (the job's span is its child). Absent from jobs enqueued before they were.
     request_id: str | None = None
     traceparent: str | None = None
+
+
+# The arq job that starts loading a profile import's staged rows now (workers also find
+# imports left to load every second without it).
+IMPORT_PROFILES_JOB = "import_profiles"
+
+
+class ImportProfiles(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Load the staged rows of profile imports (this one first in line or not: any will do)."""
+
+    import_id: str
+    request_id: str | None = None

@@ -39,6 +39,7 @@ from service.metrics.callbacks import observe_callback_lag
 from service.metrics.routes import metrics
 from service.operations.routes import OperationsController
 from service.outages import OutageLog
+from service.profiles.routes import ProfilesController
 from service.quotas import RequestQuota
 from service.request_ids import RequestIds
 from service.senders.routes import SenderPoolsController, SendersController
@@ -59,6 +60,7 @@ API_CONTROLLERS = [
     SenderPoolsController,
     AudiencesController,
     SuppressionsController,
+    ProfilesController,
     WebhooksController,
     StatusCallbackDeliveriesController,
 ]

@@ -138,6 +138,24 @@ SENDER_EXISTS = _ours(
     "This account has registered this address on this channel already.",
     "This sender is registered already.",
 )
+PROFILE_EXISTS = _ours(
+    90412,
+    409,
+    "This account has a profile with this externalId already.",
+    "A profile with this externalId exists already.",
+)
+IMPORT_TOO_MANY_ROWS = _ours(
+    90413,
+    413,
+    "A profile import holds at most 1,000,000 rows.",
+    "The profile import holds more than 1,000,000 rows.",
+)
+IMPORT_MEDIA_TYPE = _ours(
+    90415,
+    415,
+    "A profile import's Content-Type must be application/x-ndjson or text/csv.",
+    "The profile import is neither NDJSON nor CSV.",
+)
 KEY_REUSED = _ours(
     90422,
     422,
@@ -267,6 +285,9 @@ CATALOGUE: dict[int, ErrorCode] = _catalogue(
     UNKNOWN_EVENT_TYPE,
     KEY_IN_FLIGHT,
     SENDER_EXISTS,
+    PROFILE_EXISTS,
+    IMPORT_TOO_MANY_ROWS,
+    IMPORT_MEDIA_TYPE,
     KEY_REUSED,
     INVALID_FILTER,
     UNKNOWN_PROFILE,

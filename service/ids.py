@@ -22,6 +22,7 @@ ATTEMPT = "comms_attempt"
 DELIVERY = "comms_delivery"
 PROFILE = "comms_profile"
 AUDIENCE = "comms_audience"
+PROFILE_IMPORT = "comms_profileimport"
 # A request id the API makes when the caller sent none (X-Request-Id).
 REQUEST = "req"
 

@@ -10,7 +10,7 @@ import msgspec
 import structlog
 from arq import cron, func
 
-from schemas.jobs import DISPATCH_JOB, DispatchOperation
+from schemas.jobs import DISPATCH_JOB, IMPORT_PROFILES_JOB, DispatchOperation
 from service import db, ids, logs, queue, request_ids, tracing
 from service.audiences import expansion
 from service.clock import system_clock
@@ -25,6 +25,7 @@ from workers.channels.observed import ObservedChannel
 from workers.channels.sms import MessagesApiChannel
 from workers.channels.whatsapp import WhatsAppChannel
 from workers.dispatch import Dispatcher
+from workers.imports import JOB_TIMEOUT_S, import_profiles, resume_imports
 from workers.ratelimit import RateLimiter, SenderLeases
 from workers.webhooks import relay_events, webhook_client
 
@@ -187,12 +188,22 @@ async def purge_expired(ctx: dict[str, Any]) -> int:
 
 
 class WorkerSettings:
-    functions = [func(dispatch_operation, name=DISPATCH_JOB, keep_result=0)]
+    functions = [
+        func(dispatch_operation, name=DISPATCH_JOB, keep_result=0),
+        func(import_profiles, name=IMPORT_PROFILES_JOB, keep_result=0, timeout=JOB_TIMEOUT_S),
+    ]
     cron_jobs = [
         cron(send_due, second=set(range(60)), unique=True, run_at_startup=True),
         cron(purge_expired, minute=17, second=0, unique=True, timeout=3600),
         cron(relay_events, second=set(range(60)), unique=True, timeout=300),
         cron(expand_pending, second=set(range(60)), unique=True, run_at_startup=True, timeout=300),
+        cron(
+            resume_imports,
+            second=set(range(60)),
+            unique=True,
+            run_at_startup=True,
+            timeout=JOB_TIMEOUT_S,
+        ),
     ]
     on_startup = startup
     on_shutdown = shutdown

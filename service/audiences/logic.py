@@ -11,13 +11,11 @@ from schemas.audiences import (
     MAX_DISPLAY_NAME,
     MAX_MEMBER_CHANGE,
     AudienceCreate,
-    AudienceMember,
     AudienceMembersChange,
     AudienceMembersChanged,
     AudienceMembersPage,
     AudienceRead,
     AudiencesPage,
-    ProfileAddress,
 )
 from schemas.common import Pagination
 from service import error_codes, ids
@@ -25,6 +23,7 @@ from service.audiences import filters, store
 from service.clock import rfc3339
 from service.errors import ApiError, NotFound, Problem, ValidationFailed
 from service.pagination import decode_token, encode_token, trim_page
+from service.profiles import logic as profiles
 
 
 class FilterAudienceMembers(ApiError):
@@ -201,22 +200,6 @@ async def change_members(
     return AudienceMembersChanged(changed=changed, size=size)
 
 
-def present_member(row: store.ProfileRow) -> AudienceMember:
-    return AudienceMember(
-        id=ids.encode(ids.PROFILE, row.id),
-        external_id=row.external_id,
-        addresses=[
-            ProfileAddress(address=str(a.get("address", "")), channel=str(a.get("channel", "")))
-            for a in row.addresses
-            if isinstance(a, dict)
-        ],
-        attributes=row.attributes,
-        time_zone=row.time_zone,
-        created_at=rfc3339(row.created_at),
-        updated_at=rfc3339(row.updated_at),
-    )
-
-
 async def list_members(
     pool: asyncpg.Pool,
     *,
@@ -235,6 +218,6 @@ async def list_members(
     page = rows[:page_size]
     next_token = encode_token(page[-1].id) if len(rows) > page_size else None
     return AudienceMembersPage(
-        profiles=[present_member(r) for r in page],
+        profiles=[profiles.present(r) for r in page],
         pagination=Pagination(next=next_token, self=encode_token(start)),
     )

@@ -17,6 +17,7 @@ import msgspec
 
 from service import sql
 from service.audiences.filters import Filter
+from service.profiles.store import ProfileRow
 
 Q = sql.load(__file__)
 
@@ -28,16 +29,6 @@ class AudienceRow(msgspec.Struct, frozen=True):
     id: uuid.UUID
     display_name: str
     filter: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class ProfileRow(msgspec.Struct, frozen=True):
-    id: uuid.UUID
-    external_id: str | None
-    addresses: list[dict[str, Any]]
-    attributes: dict[str, Any]
-    time_zone: str | None
     created_at: datetime
     updated_at: datetime
 

@@ -81,6 +81,11 @@ TAGS = [
         description="(ext) Recipients who opted out of an account's messages (STOP).",
     ),
     Tag(
+        name="Profiles",
+        description="The people an account sends to: their addresses, attributes and time "
+        "zone, kept one by one or imported in bulk.",
+    ),
+    Tag(
         name="Webhooks",
         description="(ext) Endpoints that receive events, and the delivery log of those and of "
         "statusCallbacks.",

@@ -27,6 +27,7 @@ STATUS_TEXT: dict[int, str] = {
     408: "The request body did not arrive in time; the connection is closed.",
     409: "Conflict with the resource's current state.",
     413: "The request body is larger than the configured limit (8 MiB by default).",
+    415: "The request body's Content-Type is not one the route takes.",
     422: "The request conflicts with an earlier one.",
     429: "Over the account's request quota: retry after `Retry-After` seconds.",
     500: "Internal error. The answer carries nothing of its cause.",
@@ -187,6 +188,10 @@ _STATUS_CALLBACK = {
 _FOUND = (error_codes.NOT_FOUND,)
 _PAGED = (error_codes.INVALID_PAGE_TOKEN,)
 _FOUND_AND_PAGED = (error_codes.NOT_FOUND, error_codes.INVALID_PAGE_TOKEN)
+_PROFILE_CONTEXTS = {
+    error_codes.INVALID_TO.code: "$.addresses[0].address",
+    error_codes.PROFILE_EXISTS.code: "$.externalId",
+}
 
 ANSWERS: dict[str, Answers] = {
     "SendMessages": Answers(
@@ -264,6 +269,37 @@ ANSWERS: dict[str, Answers] = {
     ),
     "ListSuppressions": Answers(errors=_PAGED),
     "DeleteSuppression": Answers(errors=_FOUND),
+    "CreateProfile": Answers(
+        errors=(error_codes.INVALID_TO, error_codes.PROFILE_EXISTS),
+        headers={"Location": _location("The profile's", f"/v1/Profiles/{examples.PROFILE_ID}")},
+        contexts=_PROFILE_CONTEXTS,
+    ),
+    "ListProfiles": Answers(errors=_PAGED),
+    "FetchProfile": Answers(errors=_FOUND),
+    "UpdateProfile": Answers(
+        errors=(error_codes.NOT_FOUND, error_codes.INVALID_TO, error_codes.PROFILE_EXISTS),
+        contexts=_PROFILE_CONTEXTS,
+    ),
+    "DeleteProfile": Answers(errors=_FOUND),
+    "UpsertProfile": Answers(
+        errors=(error_codes.INVALID_TO,),
+        headers={"Location": _location("The profile's", f"/v1/Profiles/{examples.PROFILE_ID}")},
+        contexts=_PROFILE_CONTEXTS,
+    ),
+    "ImportProfiles": Answers(
+        errors=(error_codes.IMPORT_TOO_MANY_ROWS, error_codes.IMPORT_MEDIA_TYPE),
+        headers={
+            "Location": _location(
+                "The import's", f"/v1/Profiles/Imports/{examples.PROFILE_IMPORT_ID}"
+            )
+        },
+        contexts={
+            error_codes.INVALID_FIELD.code: "$.columns[2]",
+            error_codes.IMPORT_TOO_MANY_ROWS.code: "$",
+            error_codes.IMPORT_MEDIA_TYPE.code: "$.headers.Content-Type",
+        },
+    ),
+    "FetchProfileImport": Answers(errors=_FOUND),
     "CreateWebhook": Answers(
         errors=(
             error_codes.INVALID_URL,

@@ -19,6 +19,7 @@ from schemas import (
     health,
     messages,
     operations,
+    profiles,
     senders,
     suppressions,
     webhooks,
@@ -37,6 +38,7 @@ WIRE_MODULES = (
     health,
     messages,
     operations,
+    profiles,
     senders,
     suppressions,
     webhooks,
@@ -76,6 +78,12 @@ ENUMS: dict[str, tuple[str, tuple[str, ...]]] = {
         "How a recipient came to be suppressed.",
         get_args(suppressions.SuppressionSource),
     ),
+    "ProfileImportStatus": (
+        "Where a profile import stands: PROCESSING while rows wait, COMPLETED once every row "
+        "was loaded or refused, FAILED when no row could be loaded.",
+        get_args(profiles.ImportStatus),
+    ),
+    "ProfileImportFormat": ("What a profile import's body is.", get_args(profiles.ImportFormat)),
     "EventType": ("A CloudEvents type of the Comms API's events.", EVENT_TYPES),
     "DeliveryStatus": (
         "Where a webhook or statusCallback delivery stands.",

@@ -12,13 +12,11 @@ import msgspec
 
 from schemas.audiences import (
     AudienceCreate,
-    AudienceMember,
     AudienceMembersChange,
     AudienceMembersChanged,
     AudienceMembersPage,
     AudienceRead,
     AudiencesPage,
-    ProfileAddress,
 )
 from schemas.common import Pagination, Related
 from schemas.errors import ErrorBody, ErrorItem
@@ -61,6 +59,15 @@ from schemas.operations import (
     OperationRead,
     OperationsPage,
     OperationStats,
+)
+from schemas.profiles import (
+    ProfileAddress,
+    ProfileCreate,
+    ProfileImportError,
+    ProfileImportRead,
+    ProfileRead,
+    ProfilesPage,
+    ProfileUpdate,
 )
 from schemas.senders import (
     SenderCreate,
@@ -164,6 +171,16 @@ SENDER_POOL_CREATE = SenderPoolCreate(
 )
 SENDER_POOL_UPDATE = SenderPoolUpdate(display_name="Marketing US and CA")
 SUPPRESSION_CREATE = SuppressionCreate(address="+15558675310")
+PROFILE_CREATE = ProfileCreate(
+    external_id="crm-42",
+    addresses=[
+        ProfileAddress(address="+15558675310", channel="WHATSAPP"),
+        ProfileAddress(address="+15558675310", channel="SMS"),
+    ],
+    attributes={"firstName": "Ada", "plan": "pro", "age": 36, "vip": True},
+    time_zone="Europe/Paris",
+)
+PROFILE_UPDATE = ProfileUpdate(attributes={"plan": "enterprise", "vip": None}, time_zone=None)
 WEBHOOK_CREATE = WebhookCreate(
     url="https://hooks.example.com/comms",
     event_types=[
@@ -323,21 +340,6 @@ AUDIENCES_PAGE = AudiencesPage(
     audiences=[msgspec.structs.replace(AUDIENCE, size=None)], pagination=LAST_PAGE
 )
 AUDIENCE_MEMBERS_CHANGED = AudienceMembersChanged(changed=1, size=1251)
-AUDIENCE_MEMBERS_PAGE = AudienceMembersPage(
-    profiles=[
-        AudienceMember(
-            id=PROFILE_ID,
-            external_id="user-1842",
-            addresses=[ProfileAddress(address="+15558675310", channel="PHONE")],
-            attributes={"firstName": "Ada", "plan": "pro"},
-            time_zone="Europe/London",
-            created_at="2026-11-20T08:30:00.000Z",
-            updated_at="2026-11-20T08:30:00.000Z",
-        )
-    ],
-    pagination=LAST_PAGE,
-)
-
 SUPPRESSION = SuppressionRead(
     address="+15558675310", source="INBOUND", created_at="2026-11-25T11:00:00.000Z"
 )
@@ -443,6 +445,40 @@ def event_example(event_type: str) -> OperationCloudEvent | MessageCloudEvent:
 
 
 # Every example above, in the order their types' component examples are taken from.
+PROFILE_IMPORT_ID = "comms_profileimport_01m8h0jzqsechs3yv6kh2qxj5v"
+PROFILE = ProfileRead(
+    id=PROFILE_ID,
+    external_id="crm-42",
+    addresses=[
+        ProfileAddress(address="+15558675310", channel="WHATSAPP"),
+        ProfileAddress(address="+15558675310", channel="SMS"),
+    ],
+    attributes={"firstName": "Ada", "plan": "pro", "age": 36, "vip": True},
+    time_zone="Europe/Paris",
+    created_at="2026-11-25T10:00:00.123Z",
+    updated_at="2026-11-25T10:00:00.123Z",
+)
+PROFILES_PAGE = ProfilesPage(profiles=[PROFILE], pagination=LAST_PAGE)
+AUDIENCE_MEMBERS_PAGE = AudienceMembersPage(profiles=[PROFILE], pagination=LAST_PAGE)
+PROFILE_IMPORT = ProfileImportRead(
+    id=PROFILE_IMPORT_ID,
+    status="PROCESSING",
+    format="CSV",
+    rows_read=100000,
+    rows_imported=40000,
+    rows_failed=1,
+    errors=[
+        ProfileImportError(
+            row=12,
+            code=21211,
+            message="Invalid 'To' phone number: expected E.164",
+            context="$.addresses[0].address",
+        )
+    ],
+    created_at="2026-11-25T10:00:00.123Z",
+    updated_at="2026-11-25T10:00:03.456Z",
+)
+
 ALL: tuple[msgspec.Struct, ...] = (
     SEND_TO_TWO,
     SEND_WITH_FALLBACK,
@@ -455,6 +491,8 @@ ALL: tuple[msgspec.Struct, ...] = (
     SENDER_POOL_CREATE,
     SENDER_POOL_UPDATE,
     SUPPRESSION_CREATE,
+    PROFILE_CREATE,
+    PROFILE_UPDATE,
     WEBHOOK_CREATE,
     ACCEPTED,
     DRY_RUN,
@@ -472,6 +510,9 @@ ALL: tuple[msgspec.Struct, ...] = (
     AUDIENCE_MEMBERS_CHANGED,
     AUDIENCE_MEMBERS_PAGE,
     SUPPRESSIONS_PAGE,
+    PROFILE,
+    PROFILES_PAGE,
+    PROFILE_IMPORT,
     WEBHOOK_CREATED,
     WEBHOOK,
     WEBHOOKS_PAGE,

@@ -35,6 +35,12 @@ disable_error_code = arg-type
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the generated package `comms_client`."""
     root = tmp_path_factory.mktemp("generated")
+    # The profile import's NDJSON and CSV bodies are bytes to the generator.
+    config = root / "config.json"
+    config.write_text(
+        '{"content_type_overrides": {"application/x-ndjson": "application/octet-stream", '
+        '"text/csv": "application/octet-stream"}}'
+    )
     env = offline()
     # The generator formats its output with ruff, found on PATH beside this interpreter.
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
@@ -50,6 +56,8 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(root / PACKAGE),
             "--meta",
             "none",
+            "--config",
+            str(config),
         ],
         cwd=root,
         env=env,

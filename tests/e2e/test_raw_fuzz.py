@@ -296,7 +296,9 @@ def v1_operations(document: dict[str, Any]) -> list[Operation]:
         for method, operation in item.items():
             parameters = operation.get("parameters", [])
             names = tuple(p["name"].encode() for p in parameters if p.get("in") == "query")
-            found.append(Operation(method.upper(), path, names, "requestBody" in operation))
+            # A JSON body (the profile import's NDJSON or CSV is refused 415 when called JSON).
+            json_body = "application/json" in operation.get("requestBody", {}).get("content", {})
+            found.append(Operation(method.upper(), path, names, json_body))
     return found
 
 

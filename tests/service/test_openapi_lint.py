@@ -248,9 +248,19 @@ def test_each_operation_lists_the_catalogued_codes_it_answers() -> None:
 
 
 def test_each_operation_has_one_success_answer() -> None:
-    """A generated client's call then has one success type (the send: 202 only)."""
+    """A generated client's call then has one success type (the send: 202 only). The one
+    operation with two statuses, the profile upsert (201 created, 200 updated), answers the
+    same type with both."""
     for op in operations(load()):
         successes = [s for s in op.spec["responses"] if s.startswith(("2", "3"))]
+        if op.name == "PUT /v1/Profiles/ExternalId/{externalId}":
+            assert successes == ["200", "201"]
+            schemas = {
+                str(op.spec["responses"][s]["content"]["application/json"]["schema"])
+                for s in successes
+            }
+            assert len(schemas) == 1, (op.name, schemas)
+            continue
         assert len(successes) == 1, (op.name, successes)
     send = load()["paths"]["/v1/Messages"]["post"]["responses"]
     assert [s for s in send if s.startswith("2")] == ["202"]
@@ -386,6 +396,8 @@ class Battery:
         for what, body in example_bodies(op):
             await self.call(op, what, json=body)
             await self.call(op, f"{what} again", json=body)
+        for media_type, what, text in text_example_bodies(op):
+            await self.call(op, what, content=text.encode(), headers={"content-type": media_type})
         json_type = {"content-type": "application/json"}
         await self.call(op, "empty object", json={})
         await self.call(op, "broken JSON", content=b"{", headers=json_type)
@@ -408,8 +420,18 @@ class Battery:
 
 
 def example_bodies(op: Operation) -> list[tuple[str, Any]]:
-    media = op.spec["requestBody"]["content"]["application/json"]
+    media = op.spec["requestBody"]["content"].get("application/json", {"examples": {}})
     return [(f"body {key}", e["value"]) for key, e in media["examples"].items()]
+
+
+def text_example_bodies(op: Operation) -> list[tuple[str, str, str]]:
+    """The examples of a body that is not JSON (the profile import's NDJSON and CSV)."""
+    return [
+        (media_type, f"{media_type} body {key}", e["value"])
+        for media_type, media in op.spec["requestBody"]["content"].items()
+        if media_type != "application/json"
+        for key, e in media["examples"].items()
+    ]
 
 
 async def raw_exchange(base_url: str, request: bytes) -> tuple[int, dict[str, str]]:
