@@ -106,7 +106,8 @@ async def list_operations(
 async def cancel_operation(
     pool: asyncpg.Pool, *, account_sid: str, operation_id: str, now: datetime
 ) -> uuid.UUID:
-    """Cancel every message not yet handed to a provider; the operation becomes CANCELED.
+    """Cancel every message not yet handed to a provider, and the expansion of its profiles
+    and audiences if not over (no more messages are made); the operation becomes CANCELED.
 
     Nothing left to cancel is a 409 (30409) and changes nothing.
     """
@@ -116,9 +117,11 @@ async def cancel_operation(
 
     async def cancel() -> uuid.UUID:
         async with pool.acquire() as conn, conn.transaction():
-            if await store.lock_operation(conn, key, account_sid) is None:
+            locked = await store.lock_operation(conn, key, account_sid)
+            if locked is None:
                 raise NotFound()
-            if await store.cancel_waiting_messages(conn, key, now) == 0:
+            canceled = await store.cancel_waiting_messages(conn, key, now)
+            if canceled == 0 and not (locked.expanding and locked.status != "CANCELED"):
                 raise CannotCancel()
             await store.mark_canceled(conn, key, now)
         return key

@@ -64,7 +64,9 @@ SELECT true FROM operations WHERE id = $1 AND account_sid = $2;
 -- Cancels of one operation serialise on its row. Lock order is operation, then messages; no
 -- worker transaction holds a message lock while waiting for an operation row, so this cannot
 -- deadlock with the dispatcher.
-SELECT status FROM operations WHERE id = $1 AND account_sid = $2 FOR NO KEY UPDATE;
+-- An expansion (service/audiences/expansion.py) locks the row the same way for each page, so a
+-- cancel falls between two pages: the next page sees CANCELED and ends the expansion.
+SELECT status, expanding FROM operations WHERE id = $1 AND account_sid = $2 FOR NO KEY UPDATE;
 
 -- name: cancel_waiting_messages
 -- Exactly the messages not yet handed to a provider: still due (messages_pending_idx holds only
@@ -93,7 +95,8 @@ SELECT count(*)::int FROM canceled;
 -- name: mark_canceled
 -- complete_operations (workers, opt-outs) moves only SCHEDULED or PROCESSING to COMPLETED and
 -- start_operations only SCHEDULED to PROCESSING, so neither overwrites CANCELED.
-UPDATE operations SET status = 'CANCELED', updated_at = $2 WHERE id = $1;
+-- A cancel also ends the expansion of its profiles and audiences: no more messages are made.
+UPDATE operations SET status = 'CANCELED', expanding = false, updated_at = $2 WHERE id = $1;
 
 -- name: list_errors
 -- An operation's FAILED and UNDELIVERED messages newest first: messages_operation_errors_idx

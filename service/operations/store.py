@@ -100,12 +100,18 @@ async def list_operations(
     return [OperationRow(**dict(row)) for row in rows]
 
 
+class LockedOperation(msgspec.Struct, frozen=True):
+    status: str
+    # Its profiles and audiences are still being expanded into messages.
+    expanding: bool
+
+
 async def lock_operation(
     conn: asyncpg.Connection, operation_id: uuid.UUID, account_sid: str
-) -> str | None:
-    """Lock this account's operation row until the transaction ends; its status, or None."""
-    status: str | None = await conn.fetchval(Q.lock_operation, operation_id, account_sid)
-    return status
+) -> LockedOperation | None:
+    """Lock this account's operation row until the transaction ends; None when not found."""
+    row = await conn.fetchrow(Q.lock_operation, operation_id, account_sid)
+    return None if row is None else LockedOperation(**dict(row))
 
 
 async def cancel_waiting_messages(

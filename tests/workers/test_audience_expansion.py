@@ -310,6 +310,55 @@ async def test_stats_while_expanding_and_after(
     assert await expand(1) == 0  # nothing left: nothing again
 
 
+async def test_a_cancel_stops_an_expansion_before_or_between_pages(
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    tenant: Tenant,
+    redis: Redis,
+) -> None:
+    """A send whose audience is not expanded yet can be canceled (nothing of it is made), and
+    so can one between two pages: the messages made are canceled, no more are made."""
+    members = await insert_phone_profiles(pool, tenant.account_sid, 5, first_number=15558676500)
+    static = await audience(client)
+    await add_members(client, static, [profile_typeid(p) for p in members])
+    before = await send(client, [{"audienceId": static}])
+    between = await send(client, [{"audienceId": static}])
+    await redis.flushdb()  # no dispatch jobs: the test expands itself
+    key = ids.decode(ids.OPERATION, between)
+    assert key is not None
+    assert (
+        await expansion.expand_operation(pool, key, clock=system_clock, page_size=2, max_pages=1)
+        == 2
+    )
+
+    for operation_id in (before, between):
+        canceled = await client.post(f"/v1/Messages/Operations/{operation_id}/Cancel")
+        assert canceled.status_code == 202, canceled.text
+    await settle(sandbox, settings)
+
+    assert (await operation(client, before))["stats"]["total"] == 0
+    after = await operation(client, between)
+    assert after["stats"]["total"] == 2
+    assert after["stats"]["canceled"] == 2
+    for operation_id in (before, between):
+        done = await operation(client, operation_id)
+        assert done["status"] == "CANCELED"
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM operations WHERE account_sid = $1 AND expanding",
+            tenant.account_sid,
+        )
+        == 0
+    )
+    for member in range(5):
+        assert await sandbox_sends_to(sandbox, f"+{15558676500 + member}") == []
+    # Canceled twice: nothing left to cancel.
+    again = await client.post(f"/v1/Messages/Operations/{before}/Cancel")
+    assert again.status_code == 409
+
+
 async def test_an_audience_emptied_or_deleted_completes_the_operation(
     client: httpx.AsyncClient,
     sandbox: httpx.AsyncClient,
