@@ -18,8 +18,13 @@ import json
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 
 import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.wrk import basic
 
 
 async def listen(
@@ -56,14 +61,17 @@ async def listen(
         await connected.put(False)
 
 
-async def main_async(args: argparse.Namespace, auth: aiohttp.BasicAuth) -> None:
+async def main_async(args: argparse.Namespace, authorization: str) -> None:
     url = f"{args.api}/v1/Messages/Operations/{args.operation}/Events"
     latencies: list[float] = []
     counts = {"events": 0, "ended": 0, "failed": 0}
     connected: asyncio.Queue[bool] = asyncio.Queue()
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(auth=auth, timeout=timeout, connector=connector) as session:
+    headers = {"Authorization": authorization}
+    async with aiohttp.ClientSession(
+        headers=headers, timeout=timeout, connector=connector
+    ) as session:
         tasks = [
             asyncio.create_task(
                 listen(session, url, n < args.measured, connected, latencies, counts)
@@ -89,7 +97,7 @@ def main() -> None:
     parser.add_argument("--deadline", type=float, default=60)
     args = parser.parse_args()
     sid, token = json.loads(sys.stdin.readline())
-    asyncio.run(main_async(args, aiohttp.BasicAuth(sid, token)))
+    asyncio.run(main_async(args, basic((sid, token))))
 
 
 if __name__ == "__main__":

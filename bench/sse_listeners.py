@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -62,7 +61,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def one_run(stack: BenchStack, listeners: int, seed: int) -> dict[str, Any]:
-    lead = 4 + listeners / 100
+    lead = 5 + listeners / 40  # time to open every stream first
     send_at = int(time.time() + lead) + 1
     async with httpx.AsyncClient(base_url=stack.api, auth=stack.auth, timeout=120) as http:
         body = {
@@ -77,26 +76,25 @@ async def one_run(stack: BenchStack, listeners: int, seed: int) -> dict[str, Any
         client = None
         connected_in_time = True
         if listeners:
-            client = subprocess.Popen(
-                [
-                    sys.executable,
-                    str(ROOT / "bench" / "sse_client.py"),
-                    stack.api,
-                    operation_id,
-                    "--streams",
-                    str(listeners),
-                    "--deadline",
-                    str(lead + WINDOW_S + 60),
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
+            client = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(ROOT / "bench" / "sse_client.py"),
+                stack.api,
+                operation_id,
+                "--streams",
+                str(listeners),
+                "--deadline",
+                str(lead + WINDOW_S + 60),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
                 cwd=ROOT,
             )
-            assert client.stdin is not None and client.stdout is not None
-            client.stdin.write(json.dumps(list(stack.auth)) + "\n")
+            assert client.stdin is not None
+            assert client.stdout is not None
+            client.stdin.write(json.dumps(list(stack.auth)).encode() + b"\n")
+            await client.stdin.drain()
             client.stdin.close()
-            line = await asyncio.to_thread(client.stdout.readline)
+            line = (await client.stdout.readline()).decode()
             connected = int(line.split()[1]) if line.startswith("connected") else 0
             connected_in_time = time.time() < send_at and connected == listeners
         await asyncio.sleep(max(0.0, send_at + 1 - time.time()))
@@ -107,10 +105,8 @@ async def one_run(stack: BenchStack, listeners: int, seed: int) -> dict[str, Any
         per_second = (after - before) / (time.monotonic() - started)
         result: dict[str, Any] = {"latencies_ms": [], "events": 0, "ended": 0, "failed": 0}
         if client is not None:
-            assert client.stdout is not None
-            output = await asyncio.to_thread(client.stdout.read)
-            await asyncio.to_thread(client.wait)
-            result = json.loads(output.strip().splitlines()[-1])
+            output, _ = await client.communicate()
+            result = json.loads(output.decode().strip().splitlines()[-1])
         await sends.wait_settled(http, operation_id, timeout_s=300)
     return {
         "listeners": listeners,
