@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import subprocess
 import sys
 from pathlib import Path
 
@@ -55,10 +54,10 @@ def _kib(pid: int, field: str) -> int:
     return 0
 
 
-def memory_mib(process: subprocess.Popen[bytes]) -> tuple[float, float]:
+def memory_mib(pid: int) -> tuple[float, float]:
     """(VmRSS, VmHWM) in MiB, each summed over the process and its descendants. The tree is
-    what the process started; `nice`/`taskset` wrappers exec, so the pid is the program's."""
-    pids = tree(process.pid)
+    what the process started (`nice` and `taskset` exec, so a pid is the program's)."""
+    pids = tree(pid)
     return (
         sum(_kib(p, "VmRSS") for p in pids) / 1024,
         sum(_kib(p, "VmHWM") for p in pids) / 1024,
@@ -91,7 +90,7 @@ def measure(template: str, account: NewCredentials, *, scale: str) -> Report:
     with bench_stack(
         "bench_memory", template=template, account=account, env=NO_RATE_LIMIT
     ) as stack:
-        api, worker = stack.processes["api"], stack.processes["worker-0"]
+        api, worker = stack.processes["api"].pid, stack.processes["worker-0"].pid
 
         async def drive() -> None:
             idle = (memory_mib(api), memory_mib(worker))

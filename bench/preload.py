@@ -94,13 +94,15 @@ async def _drop_secondary_indexes(conn: asyncpg.Connection) -> list[str]:
     return [row["definition"] for row in rows]
 
 
-async def fill(url: str, account_sid: str, messages: int, *, say: bool = True) -> None:
+async def fill(
+    url: str, account_sid: str, messages: int, *, say: bool = True, fast: bool | None = None
+) -> None:
     """`messages` messages for the account. From a million on, the fast way: the secondary
     indexes of `messages` are dropped and built again afterwards, and triggers are off
     (session_replication_role = replica), so those messages have no event rows."""
     size = operation_size(messages)
     operations = max(1, messages // size)
-    fast = messages >= 1_000_000
+    fast = messages >= 1_000_000 if fast is None else fast
     conn = await asyncpg.connect(url)
     try:
         if fast:

@@ -4,7 +4,8 @@ operation (GET /v1/Messages/Operations/{id}/Events), held open until each ends o
 Every stream is read to its end; the first --measured of them also parse each event and keep
 its latency: the time it arrived here minus the CloudEvent's `time` (when the status changed,
 stamped by the service; same machine, same clock). Prints `connected <n>` once every stream
-has its 200, then one JSON line: {"latencies_ms": [...], "events": n, "ended": n, "failed": n}.
+has its answer, then one JSON line: {"latencies_ms": [...], "events": n, "ended": n,
+"failed": n, "failures": {why: n}}. Streams open at --ramp a second (100).
 Credentials on stdin as ["AC…", "token"].
 
     python bench/sse_client.py API_URL OPERATION_ID --streams 100 --deadline 60 < credentials
@@ -34,12 +35,15 @@ async def listen(
     connected: asyncio.Queue[bool],
     latencies: list[float],
     counts: dict[str, int],
+    failures: dict[str, int],
 ) -> None:
+    told = False
     try:
         async with session.get(url, headers={"Accept": "text/event-stream"}) as answer:
+            told = True
             await connected.put(answer.status == 200)
             if answer.status != 200:
-                counts["failed"] += 1
+                failures[f"HTTP {answer.status}"] = failures.get(f"HTTP {answer.status}", 0) + 1
                 return
             if not measured:
                 while await answer.content.read(65536):
@@ -56,15 +60,17 @@ async def listen(
                         stamped = datetime.fromisoformat(event["time"]).timestamp()
                         latencies.append((arrived - stamped) * 1000)
             counts["ended"] += 1
-    except (aiohttp.ClientError, TimeoutError):
-        counts["failed"] += 1
-        await connected.put(False)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        failures[type(exc).__name__] = failures.get(type(exc).__name__, 0) + 1
+        if not told:
+            await connected.put(False)
 
 
 async def main_async(args: argparse.Namespace, authorization: str) -> None:
     url = f"{args.api}/v1/Messages/Operations/{args.operation}/Events"
     latencies: list[float] = []
-    counts = {"events": 0, "ended": 0, "failed": 0}
+    counts = {"events": 0, "ended": 0}
+    failures: dict[str, int] = {}
     connected: asyncio.Queue[bool] = asyncio.Queue()
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
     connector = aiohttp.TCPConnector(limit=0)
@@ -72,12 +78,14 @@ async def main_async(args: argparse.Namespace, authorization: str) -> None:
     async with aiohttp.ClientSession(
         headers=headers, timeout=timeout, connector=connector
     ) as session:
-        tasks = [
-            asyncio.create_task(
-                listen(session, url, n < args.measured, connected, latencies, counts)
+        tasks = []
+        for n in range(args.streams):
+            listener = listen(
+                session, url, n < args.measured, connected, latencies, counts, failures
             )
-            for n in range(args.streams)
-        ]
+            tasks.append(asyncio.create_task(listener))
+            # Listeners arrive at --ramp a second, not all in the same instant.
+            await asyncio.sleep(1 / args.ramp)
         ok = 0
         for _ in range(args.streams):
             ok += await connected.get()
@@ -85,7 +93,17 @@ async def main_async(args: argparse.Namespace, authorization: str) -> None:
         _, pending = await asyncio.wait(tasks, timeout=args.deadline)
         for task in pending:
             task.cancel()
-    print(json.dumps({"latencies_ms": latencies, **counts, "open_at_deadline": len(pending)}))
+    print(
+        json.dumps(
+            {
+                "latencies_ms": latencies,
+                **counts,
+                "failed": sum(failures.values()),
+                "failures": failures,
+                "open_at_deadline": len(pending),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -95,6 +113,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=1)
     parser.add_argument("--measured", type=int, default=100)
     parser.add_argument("--deadline", type=float, default=60)
+    parser.add_argument("--ramp", type=float, default=100, help="new streams a second")
     args = parser.parse_args()
     sid, token = json.loads(sys.stdin.readline())
     asyncio.run(main_async(args, basic((sid, token))))

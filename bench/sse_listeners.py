@@ -41,6 +41,7 @@ STREAM_SENDER = "+15017150005"
 RECIPIENTS = 50
 MPS = 5
 WINDOW_S = 10.0
+RAMP = 100  # new streams a second
 
 
 async def transactions(database_url: str) -> int:
@@ -61,7 +62,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def one_run(stack: BenchStack, listeners: int, seed: int) -> dict[str, Any]:
-    lead = 5 + listeners / 40  # time to open every stream first
+    lead = 8 + listeners / RAMP  # time to open every stream first
     send_at = int(time.time() + lead) + 1
     async with httpx.AsyncClient(base_url=stack.api, auth=stack.auth, timeout=120) as http:
         body = {
@@ -85,6 +86,8 @@ async def one_run(stack: BenchStack, listeners: int, seed: int) -> dict[str, Any
                 str(listeners),
                 "--deadline",
                 str(lead + WINDOW_S + 60),
+                "--ramp",
+                str(RAMP),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 cwd=ROOT,
@@ -114,6 +117,11 @@ async def one_run(stack: BenchStack, listeners: int, seed: int) -> dict[str, Any
         "in_time": connected_in_time,
         **result,
     }
+
+
+def _why(run: dict[str, Any]) -> str:
+    failures = run.get("failures") or {}
+    return " (" + ", ".join(f"{k}: {v}" for k, v in failures.items()) + ")" if failures else ""
 
 
 def measure(
@@ -171,14 +179,14 @@ def measure(
                 f"{p50:,.1f}" if n else "-",
                 f"{p99:,.1f}" if n else "-",
                 f"{p50 / one_p50:.2f}" if n and one_p50 else "-",
-                f"{run['ended']:,} / {run['failed']:,}" if n else "-",
+                f"{run['ended']:,} / {run['failed']:,}{_why(run)}" if n else "-",
             ]
         )
     section.notes.append(
         f"each run: {RECIPIENTS} recipients at {MPS} messages/s (~{RECIPIENTS // MPS} s of "
         f"status changes); queries/s over {WINDOW_S:.0f} s of it, from pg_stat_database "
         "(PostgreSQL flushes these counters about once a second per backend); latency over "
-        "up to 100 of the streams"
+        f"up to 100 of the streams; streams open at {RAMP} a second before the send starts"
     )
     report.sections.append(section)
     return report

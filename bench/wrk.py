@@ -78,8 +78,10 @@ def basic(auth: tuple[str, str]) -> str:
 def _lua(method: str, body: bytes | None, headers: dict[str, str]) -> str:
     lines = [f"wrk.method = {json.dumps(method)}"]
     if body is not None:
-        # A Lua long string holds the JSON body verbatim.
-        lines.append(f"wrk.body = [==[{body.decode()}]==]")
+        # A Lua long string holds the JSON body verbatim, with a level of `=` it never closes.
+        text = body.decode()
+        level = next(n for n in range(1, 100) if f"]{'=' * n}]" not in text)
+        lines.append(f"wrk.body = [{'=' * level}[{text}]{'=' * level}]")
     for name, value in headers.items():
         lines.append(f"wrk.headers[{json.dumps(name)}] = {json.dumps(value)}")
     return "\n".join(lines) + "\n"
