@@ -141,7 +141,7 @@ NOT_SUPPORTED = "not measured: audiences not supported"
 
 async def audience_of(http: httpx.AsyncClient, size: int, timeout_s: float = 900) -> str:
     """An audience of `size` new profiles (a profile import of NDJSON, then an audience
-    selecting them by an attribute), as API.md describes them; its id."""
+    selecting them by an attribute), as the public contract describes them; its id."""
     marker = f"bench{int(time.time())}"
     lines = "\n".join(
         json.dumps(
