@@ -84,7 +84,7 @@ def measure(
             url = f"{stack.api}/v1/Messages/Operations/{operation_id}"
             result = wrk.paired(stack.api, url, auth=stack.auth, seconds=seconds)
             stats.rows.append(paired_row(f"operation of {label}", result))
-            report.wrk_figures(f"operation of {label}", result.figure)
+            report.paired_figures(f"operation of {label}", result)
         if note:
             stats.notes.append(note)
         report.sections.append(stats)
@@ -107,7 +107,7 @@ def measure(
                 result = wrk.paired(stack.api, url, auth=stack.auth, seconds=seconds)
                 name = f"{label}, page {page}"
                 lists.rows.append(paired_row(name, result))
-                report.wrk_figures(f"list {name}", result.figure)
+                report.paired_figures(f"list {name}", result)
         lists.notes.append(
             f"page {PAGE}: the URL reached by following `pagination.next` {PAGE - 1} times"
         )

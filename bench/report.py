@@ -48,6 +48,12 @@ class Report:
         self.figure(f"{key}: p50", result.p50_ms, "ms", LOWER)
         self.figure(f"{key}: p99", result.p99_ms, "ms", LOWER)
 
+    def paired_figures(self, key: str, result: Paired) -> None:
+        """The figure, and its throughput as a share of the bare request's (which takes the
+        machine's own speed and load out of a comparison between runs)."""
+        self.wrk_figures(key, result.figure)
+        self.figure(f"{key}: req/s ÷ bare", result.ratio, "", HIGHER)
+
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
 

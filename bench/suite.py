@@ -123,7 +123,7 @@ def comparison(base: Report, big: Report, base_messages: int, big_messages: int)
     return section
 
 
-def write(path: Path, *, started: datetime, lines: list[str]) -> None:
+def write(path: Path, *, lines: list[str]) -> None:
     path.write_text("\n".join(lines).rstrip() + "\n")
     print(f"\nwrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
@@ -146,59 +146,67 @@ def main() -> int:
     admin_url, _ = servers()
     load_before = load_average()
     log: list[str] = []
+    pg_version = asyncio.run(_postgres_version(admin_url))
+    base_messages = args.messages or SCALES["100k"]
+
+    def document(
+        base: Report, base_fill: float, big: Report | None, big_fill: float, pending: str
+    ) -> list[str]:
+        minutes = (time.monotonic() - clock) / 60
+        lines = [
+            "# Benchmark results",
+            "",
+            f"Written by `make bench` (`bench/suite.py --scale {args.scale}`) on "
+            f"{started:%Y-%m-%d %H:%M} UTC; the run took {minutes:.1f} minutes"
+            + (f" so far ({pending})." if pending else "."),
+            "",
+            "## Machine",
+            "",
+            *machine(pg_version),
+            f"- load average before the run: {load_before}; at writing: {load_average()} "
+            "(anything else running shares the cores with the stack and with wrk)",
+            "",
+            "## Method",
+            "",
+            "Each benchmark starts its own stack: embedded PostgreSQL (fsync off, as for "
+            "development) and Redis under `.devdata/bench`, the API (granian, one worker "
+            "process), one worker and the sandbox, as processes; the database is a clone of a "
+            f"template preloaded with {base_messages:,} messages for the measured account "
+            "(`bench/preload.py`). The load runs out of the API's process: "
+            f"wrk, {wrk.CONNECTIONS} connections, {wrk.THREADS} threads, {args.seconds} s per "
+            f"figure after a {wrk.WARM_SECONDS} s warm-up, p50/p99 from `--latency`; each "
+            "figure's baseline is a bare `GET /healthz` of the same API process measured just "
+            "before it. `req/s ÷ bare` is the figure's throughput as a share of the bare "
+            "request's; `p50 ÷ bare` how many times the bare request's median latency it takes. "
+            "The API's per-account request limit is off (API_REQUESTS_PER_SECOND=0).",
+            "",
+            f"## Figures: {base_messages:,} messages preloaded (filled in {base_fill:.0f} s)",
+            "",
+            *(markdown(s) for s in base.sections),
+        ]
+        if big is not None:
+            lines += [
+                f"## Figures: {args.big:,} messages preloaded (filled in {big_fill:.0f} s)",
+                "",
+                *(markdown(s) for s in big.sections),
+                markdown(comparison(base, big, base_messages, args.big)),
+            ]
+        return [*lines, "## Timings", "", *(f"- {entry}" for entry in log)]
+
     try:
-        pg_version = asyncio.run(_postgres_version(admin_url))
-        base_messages = args.messages or SCALES["100k"]
         parts = tuple(p for p in PARTS if p in args.only)
         base, base_fill = run_scale(base_messages, parts, args.seconds, log)
-        big = None
+        # Written now, so the figures stay even when a longer scale is stopped.
+        pending = f"{args.big:,} messages still to run" if args.scale == "10m" else ""
+        write(args.out, lines=document(base, base_fill, None, 0, pending))
         if args.scale == "10m":
             big_parts = tuple(p for p in ("reads", "accept") if p in parts)
             big, big_fill = run_scale(args.big, big_parts, args.seconds, log)
+            write(args.out, lines=document(base, base_fill, big, big_fill, ""))
     finally:
         if ran_servers:
             with contextlib.suppress(OSError, RuntimeError):
                 stop_servers()
-    minutes = (time.monotonic() - clock) / 60
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Written by `make bench` (`bench/suite.py --scale {args.scale}`) on "
-        f"{started:%Y-%m-%d %H:%M} UTC; the run took {minutes:.1f} minutes.",
-        "",
-        "## Machine",
-        "",
-        *machine(pg_version),
-        f"- load average before the run: {load_before}; after: {load_average()} "
-        "(anything else running shares the cores with the stack and with wrk)",
-        "",
-        "## Method",
-        "",
-        "Each benchmark starts its own stack: embedded PostgreSQL (fsync off, as for "
-        "development) and Redis under `.devdata/bench`, the API (granian, one worker process), "
-        "one worker and the sandbox, as processes; the database is a clone of a template "
-        f"preloaded with {base_messages:,} messages for the measured account "
-        "(`bench/preload.py`). The load runs out of the API's process: "
-        f"wrk, {wrk.CONNECTIONS} connections, {wrk.THREADS} threads, {args.seconds} s per "
-        f"figure after a {wrk.WARM_SECONDS} s warm-up, p50/p99 from `--latency`; each figure's "
-        "baseline is a bare `GET /healthz` of the same API process measured just before it. "
-        "`req/s ÷ bare` is the figure's throughput as a share of the bare request's; "
-        "`p50 ÷ bare` how many times the bare request's median latency it takes. The API's "
-        "per-account request limit is off (API_REQUESTS_PER_SECOND=0).",
-        "",
-        f"## Figures: {base_messages:,} messages preloaded (filled in {base_fill:.0f} s)",
-        "",
-        *(markdown(s) for s in base.sections),
-    ]
-    if big is not None:
-        lines += [
-            f"## Figures: {args.big:,} messages preloaded (filled in {big_fill:.0f} s)",
-            "",
-            *(markdown(s) for s in big.sections),
-            markdown(comparison(base, big, base_messages, args.big)),
-        ]
-    lines += ["## Timings", "", *(f"- {entry}" for entry in log)]
-    write(args.out, started=started, lines=lines)
     return 0
 
 
