@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import preload, sends
 from bench.report import LOWER, Report, Section
+from bench.sends import AUDIENCE_FAILURES
 from bench.stack import bench_stack
 from service.accounts.logic import NewCredentials
 
@@ -112,7 +113,7 @@ def measure(template: str, account: NewCredentials, *, scale: str) -> Report:
                         seconds = await sends.wait_settled(http, operation, timeout_s=1800)
                         steps.append(("audience of 100,000 sent", seconds))
                         readings.append((memory_mib(api), memory_mib(worker)))
-                    except (RuntimeError, TimeoutError, httpx.HTTPError, KeyError) as exc:
+                    except AUDIENCE_FAILURES as exc:
                         section.notes.append(f"audience of 100,000: not measured: {exc}")
                 else:
                     section.notes.append(f"audience of 100,000: {sends.NOT_SUPPORTED}")

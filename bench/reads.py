@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import preload, sends, wrk
 from bench.report import PAIRED_HEADER, Report, Section, paired_row
+from bench.sends import AUDIENCE_FAILURES
 from bench.stack import BenchStack, bench_stack
 from service.accounts.logic import NewCredentials
 
@@ -49,7 +50,7 @@ async def _setup(stack: BenchStack) -> tuple[dict[str, str], str | None, bool]:
                 audience = await sends.audience_of(http, 100_000)
                 body = sends.audience_body(audience, scheduled=True)
                 operations["audience of 100,000"] = await sends.send(http, body)
-            except (RuntimeError, TimeoutError, httpx.HTTPError, KeyError) as exc:
+            except AUDIENCE_FAILURES as exc:
                 note = f"audience of 100,000: not measured: {exc}"
         else:
             note = f"audience of 100,000: {sends.NOT_SUPPORTED}"

@@ -137,6 +137,8 @@ async def audiences_supported(http: httpx.AsyncClient) -> bool:
 
 
 NOT_SUPPORTED = "not measured: audiences not supported"
+# What an audience send that goes wrong raises: its figure is then "not measured: <why>".
+AUDIENCE_FAILURES = (RuntimeError, TimeoutError, httpx.HTTPError, KeyError, ValueError, TypeError)
 
 
 async def audience_of(http: httpx.AsyncClient, size: int, timeout_s: float = 900) -> str:
