@@ -106,10 +106,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=wrk.SECONDS)
     parser.add_argument("--requests", type=int, default=20)
     args = parser.parse_args()
-    template, account, _ = preload.template(args.messages)
-    measure(
-        template, account, scale=f"{args.messages:,}", seconds=args.seconds, requests=args.requests
-    ).print()
+    with preload.preloaded(args.messages) as (template, account):
+        measure(
+            template,
+            account,
+            scale=f"{args.messages:,}",
+            seconds=args.seconds,
+            requests=args.requests,
+        ).print()
 
 
 if __name__ == "__main__":

@@ -149,8 +149,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
     args = parser.parse_args()
-    template, account, _ = preload.template(args.messages)
-    measure(template, account, scale=f"{args.messages:,}").print()
+    with preload.preloaded(args.messages) as (template, account):
+        measure(template, account, scale=f"{args.messages:,}").print()
 
 
 if __name__ == "__main__":

@@ -13,24 +13,27 @@ after the load (see `fill`).
 Provider attempts are not generated: no figure here reads them. Then VACUUM ANALYZE, as
 autovacuum leaves settled rows.
 
-    uv run python bench/preload.py --messages 100000     (prints how long it took)
+    uv run python bench/preload.py --messages 100000     (prints how long it took; the
+    template database bench_preload_100000 stays, for a look at it)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.stack import fresh_database, servers
+from bench.stack import drop_database, fresh_database, servers
 from service.accounts.logic import NewCredentials
 from service.devrun import prepare_database
 from service.settings import load_settings
@@ -176,6 +179,16 @@ def template(messages: int) -> tuple[str, NewCredentials, float]:
     name = f"bench_preload_{messages}"
     account, seconds = asyncio.run(_create(admin_url, redis_url, name, messages))
     return name, account, seconds
+
+
+@contextlib.contextmanager
+def preloaded(messages: int) -> Iterator[tuple[str, NewCredentials]]:
+    """A template of `messages` preloaded messages, dropped afterwards."""
+    name, account, _ = template(messages)
+    try:
+        yield name, account
+    finally:
+        asyncio.run(drop_database(servers()[0], name))
 
 
 def main() -> None:

@@ -121,8 +121,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=wrk.SECONDS)
     args = parser.parse_args()
-    template, account, _ = preload.template(args.messages)
-    measure(template, account, scale=f"{args.messages:,}", seconds=args.seconds).print()
+    with preload.preloaded(args.messages) as (template, account):
+        measure(template, account, scale=f"{args.messages:,}", seconds=args.seconds).print()
 
 
 if __name__ == "__main__":

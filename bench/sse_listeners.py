@@ -197,8 +197,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--listeners", type=int, nargs="+", default=[0, 1, 100, 1000])
     args = parser.parse_args()
-    template, account, _ = preload.template(args.messages)
-    measure(template, account, scale=f"{args.messages:,}", listeners=tuple(args.listeners)).print()
+    with preload.preloaded(args.messages) as (template, account):
+        measure(
+            template, account, scale=f"{args.messages:,}", listeners=tuple(args.listeners)
+        ).print()
 
 
 if __name__ == "__main__":
