@@ -8,7 +8,7 @@ UV ?= $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv"
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
-.PHONY: run test lint fmt check chaos openapi install uv
+.PHONY: run test lint fmt check chaos bench wrk openapi install uv
 
 ## run: install, then start PostgreSQL, Redis, the API, a worker and the sandbox (Ctrl-C stops)
 run: install
@@ -21,6 +21,20 @@ test: install
 ## chaos: every fault scenario 20 times on 2,000 recipients against a whole stack; prints a table
 chaos: install
 	$(RUN) python -m tests.chaos $(CHAOS_ARGS)
+
+## bench: every read/accept benchmark beside its raw baseline, on its own stack each; writes
+## bench/RESULTS.md (~5 minutes on 2 quiet cores). BENCH_ARGS="--scale 10m" also runs reads and
+## accepts with 10,000,000 preloaded messages (much longer). Installs wrk with apt-get if missing.
+bench: install wrk
+	$(RUN) python bench/suite.py $(BENCH_ARGS)
+
+# wrk (Debian's package) drives the benchmarks' HTTP load.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+		sudo=""; if [ "$$(id -u)" -ne 0 ]; then sudo="sudo"; fi; \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends wrk; \
+	}
 
 ## lint: ruff, formatting, mypy (strict) and the import layering contracts
 lint: install

@@ -14,49 +14,26 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-from redis import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service import devstack
-from service.devrun import (
-    Child,
-    Stack,
-    StopRequest,
-    prepare_database,
-    wait_until_ready,
-)
-from service.settings import load_settings
+from bench.stack import DEV_ROOT, bench_stack
 
-ROOT = Path(__file__).resolve().parent.parent
-DEV_ROOT = ROOT / ".devdata" / "bench"
+__all__ = ["DEV_ROOT", "running_stack"]
+
 SENDERS = [  # (address, limit in messages per second, messages)
     ("+15017120001", 1.0, 20),
     ("+15017120010", 10.0, 200),
     ("+15017120050", 50.0, 800),
     ("+15017120100", 100.0, 1000),
 ]
-
-
-async def fresh_database(admin_url: str, name: str) -> str:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return admin_url.rpartition("/")[0] + f"/{name}"
 
 
 def max_in_window(times: list[float], window: float = 1.0) -> int:
@@ -111,94 +88,14 @@ async def drive(api: str, sandbox: str, auth: tuple[str, str]) -> dict[str, list
 Row = tuple[str, float, int, float, float, int, float, float]
 
 
-# With two or more cores, the sandbox (the measuring instrument) runs on the last core at a
-# higher priority, so no other process delays its receive stamps; the service may use every
-# core (kept off the sandbox's, it would have one core fewer than the machine has).
-_CORES = os.cpu_count() or 1
-_INSTRUMENT_CPU = ["taskset", "-c", str(_CORES - 1)] if _CORES > 1 else []
-
-
-def _exit_on_signal(signum: int, _: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 @contextlib.contextmanager
 def running_stack(
     workers: int, database: str, *, callback_delay_ms: str = "0"
 ) -> Iterator[tuple[str, str, tuple[str, str]]]:
     """The whole stack as processes on fresh ports and a fresh database; yields
     (API URL, sandbox URL, (account sid, auth token)) and stops everything afterwards."""
-    stack = Stack(DEV_ROOT)
-    # A benchmark stopped with SIGTERM (e.g. by `timeout`) still stops what it started.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    try:
-        pg = devstack.start_postgres(DEV_ROOT)
-        redis = devstack.start_redis(DEV_ROOT)
-        database_url = asyncio.run(fresh_database(pg.url, database))
-        api_port, sandbox_port = devstack.free_port(), devstack.free_port()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis.url,
-            "API_PORT": str(api_port),
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
-            "PROVIDER_BASE_URL": f"http://127.0.0.1:{sandbox_port}",
-            "SANDBOX_PORT": str(sandbox_port),
-            "SANDBOX_CALLBACK_DELAY_MS": callback_delay_ms,
-            "SANDBOX_DEFAULT_MPS": "0",  # the sandbox only records; our limiter is measured
-            "LOG_LEVEL": "WARNING",
-        }
-        Redis.from_url(redis.url).flushdb()
-        settings = load_settings(env)
-        _, account = asyncio.run(prepare_database(settings, None))
-        python = sys.executable
-        commands = {
-            # The sandbox is the measuring instrument: its receive times are the figures. On a
-            # two-core machine shared with PostgreSQL, the API and the workers, a starved
-            # sandbox would stamp requests late and in bunches, so it runs at a higher priority.
-            "sandbox": [*_INSTRUMENT_CPU, "nice", "-n", "-10", python, "-m", "sandbox"],
-            "api": [
-                python,
-                "-m",
-                "granian",
-                "--interface=asgi",
-                "--host=127.0.0.1",
-                "--workers=1",
-                "--factory",
-                "service.asgi:app",
-                "--port",
-                str(api_port),
-            ],
-            **{f"worker-{i}": [python, "-m", "workers"] for i in range(workers)},
-        }
-        for name, command in commands.items():
-            process = subprocess.Popen(
-                command,
-                env=env,
-                cwd=ROOT,
-                start_new_session=True,
-                stdout=subprocess.DEVNULL,
-                stderr=open(DEV_ROOT / f"{name}.log", "wb"),  # noqa: SIM115
-            )
-            stack.children.append(Child(name, process))
-        failure = wait_until_ready(
-            stack,
-            {
-                "api": f"http://127.0.0.1:{api_port}/healthz",
-                "sandbox": f"http://127.0.0.1:{sandbox_port}/sandbox/health",
-            },
-            StopRequest(),
-        )
-        if failure:
-            raise RuntimeError(failure)
-        assert account.auth_token is not None
-        yield (
-            f"http://127.0.0.1:{api_port}",
-            f"http://127.0.0.1:{sandbox_port}",
-            (account.account_sid, account.auth_token),
-        )
-    finally:
-        stack.stop()
+    with bench_stack(database, workers=workers, callback_delay_ms=callback_delay_ms) as stack:
+        yield stack.api, stack.sandbox, stack.auth
 
 
 def run_once(workers: int) -> list[Row]:
