@@ -4,7 +4,8 @@ migrations, the account created by the service's own code, then the messages gen
 PostgreSQL (INSERT … SELECT over generate_series, the real schema's columns).
 
 The data: operations of 100 messages (1,000 at 10 million) spread evenly over the last 6 days
-(ids are UUIDv7 of their creation time, as the service makes them), tagged
+(ids are UUIDv7 of their creation time, as the service makes them, in the day partitions of
+messages and events that the workers' maintenance makes), tagged
 {campaign: c0..c4, wave: 0..2}; message statuses ~85% DELIVERED, 4% SENT, 3% READ, 3% FAILED
 (21211), 2% UNDELIVERED (30003), 3% CANCELED; none due, so no worker picks any up. The triggers
 of the schema run (every inserted message gets its event row, as an accepted send would),
@@ -111,6 +112,12 @@ async def fill(
         if fast:
             await conn.execute("SET session_replication_role = replica")
         started = time.monotonic()
+        # The days' partitions, as the hourly maintenance would have made them while those
+        # messages came in (not the default partition, which a production day never fills).
+        await conn.execute(
+            "SELECT create_day_partitions((now() AT TIME ZONE 'UTC')::date - $1::int, $1::int)",
+            DAYS + 1,
+        )
         sql = OPERATIONS_SQL.format(tags=TAGS, size=size, days=DAYS, operations=operations)
         await conn.execute(sql, account_sid, 0, operations)
         # Messages in chunks of operations (by creation time): each chunk is one statement,

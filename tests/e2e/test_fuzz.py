@@ -34,6 +34,10 @@ from schemathesis.specs.openapi.checks import (
 from tests.support.api import api_error_body
 from tests.support.tenants import Tenant
 
+# A profile import's body is a byte stream of NDJSON or CSV (a binary string in the document):
+# sent as given, as any byte stream is.
+schemathesis.serializer.alias(["application/x-ndjson", "text/csv"], "application/octet-stream")
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
