@@ -14,8 +14,10 @@ def system_clock() -> datetime:
 
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 UTC with milliseconds: 2026-11-25T10:00:00.123Z."""
-    utc = moment.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    # isoformat ends in "+00:00" for UTC; it is several times faster than strftime, and every
+    # row of a list page has two or three timestamps.
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def rfc3339_or_none(moment: datetime | None) -> str | None:

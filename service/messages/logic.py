@@ -376,8 +376,11 @@ def planned_messages(
 # Reading -------------------------------------------------------------------------------------
 
 
+OPERATIONS_PATH = "/v1/Messages/Operations"
+
+
 def operation_url(base_url: str, operation_id: uuid.UUID) -> str:
-    return f"{base_url}/v1/Messages/Operations/{ids.encode(ids.OPERATION, operation_id)}"
+    return f"{base_url}{OPERATIONS_PATH}/{ids.encode(ids.OPERATION, operation_id)}"
 
 
 def _sender_out(sender: dict[str, Any]) -> wire.SenderOut | None:
@@ -401,7 +404,7 @@ def _message_fields(row: store.MessageRow, base_url: str) -> dict[str, Any]:
         "to": [wire.AddressOut(address=row.address, channel=row.channel)],
         "status": row.status,
         "related": [
-            Related(name="OPERATION", id=operation, uri=operation_url(base_url, row.operation_id))
+            Related(name="OPERATION", id=operation, uri=f"{base_url}{OPERATIONS_PATH}/{operation}")
         ],
         "tags": row.tags,
         "scheduled_for": rfc3339_or_none(row.scheduled_for),
