@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import msgspec
-from arq.worker import Worker, func
+from arq.worker import Worker
 
 from service import queue
 from service.clock import Clock
@@ -26,8 +26,6 @@ from service.tracing import Tracing
 from tests.support.api import send
 from tests.support.servers import ROOT, SHARED_DATABASE, database_name
 from workers import settings as worker_settings
-
-SWEEP_JOB = "send_due"
 
 
 def refuse_the_shared_database(settings: Settings) -> None:
@@ -44,20 +42,9 @@ async def run_worker(
     """A burst arq worker: runs every queued job, then returns (tracing to `tracing`'s provider
     when given: its owner instruments the libraries)."""
     refuse_the_shared_database(settings)
-    # The API's dispatch job is a hint: on a loaded machine it may miss HINT_TIMEOUT_S and not
-    # be queued, and production's every-second sweep (send_due) sends the message instead. The
-    # burst runs that sweep once too, so no test's outcome hangs on how fast Redis answered.
-    redis = await queue.connect(settings.redis_url)
-    try:
-        await redis.enqueue_job(SWEEP_JOB)
-    finally:
-        await redis.aclose()
     ctx: dict[str, Any] = {"settings": settings, "clock": clock, "tracing": tracing}
     worker = Worker(
-        functions=[
-            *worker_settings.WorkerSettings.functions,
-            func(worker_settings.send_due, name=SWEEP_JOB, keep_result=0),
-        ],
+        functions=worker_settings.WorkerSettings.functions,
         redis_settings=queue.redis_settings(settings.redis_url),
         burst=True,
         poll_delay=0,
@@ -70,6 +57,11 @@ async def run_worker(
     )
     try:
         await worker.main()
+        # The API's dispatch job is a hint: on a loaded machine it may miss HINT_TIMEOUT_S and
+        # not be queued, and production's every-second sweep (send_due) sends the message
+        # instead. The burst ends with that sweep once (after the jobs, so it finds nothing
+        # when they came), so no test's outcome hangs on how fast Redis answered the API.
+        await worker_settings.send_due(worker.ctx)
     finally:
         await worker.close()
     assert worker.jobs_failed == 0, "a job failed in the burst worker"
