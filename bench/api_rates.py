@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
-import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,14 +34,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import wrk as bench_wrk
 from bench.rates import DEV_ROOT, running_stack
 
 SENDER = {"address": "+15017122661", "channel": "SMS"}
-
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-_LATENCY = re.compile(r"^\s*(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
-_RATE = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
-_NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 
 
 def _pids(api: str) -> dict[int, str]:
@@ -82,51 +75,14 @@ def send_body(count: int, campaign: str) -> dict[str, object]:
 
 
 def wrk(
-    url: str, auth: str, *, connections: int, seconds: int, body: bytes | None = None
+    url: str, auth: tuple[str, str], *, connections: int, seconds: int, body: bytes | None = None
 ) -> tuple[float, float, float, int]:
-    """(requests/s, p50 ms, p99 ms, non-2xx answers) of one wrk run."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(f'wrk.headers["Authorization"] = "{auth}"\n')
-        if body is not None:
-            body_file = script.name + ".json"
-            Path(body_file).write_bytes(body)
-            script.write(
-                'wrk.method = "POST"\n'
-                'wrk.headers["Content-Type"] = "application/json"\n'
-                f'local f = io.open("{body_file}", "rb")\n'
-                "wrk.body = f:read('*a')\nf:close()\n"
-            )
-    try:
-        out = subprocess.run(
-            [
-                "wrk",
-                "--latency",
-                f"-t{min(2, connections)}",
-                f"-c{connections}",
-                f"-d{seconds}s",
-                "--timeout",
-                "30s",
-                "-s",
-                script.name,
-                url,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(script.name)
-        if body is not None:
-            os.unlink(script.name + ".json")
-    latency = {p: float(v) * _UNITS[u] for p, v, u in _LATENCY.findall(out)}
-    rate = _RATE.search(out)
-    non_2xx = _NON_2XX.search(out)
-    return (
-        float(rate.group(1)) if rate else 0.0,
-        latency.get("50", 0.0),
-        latency.get("99", 0.0),
-        int(non_2xx.group(1)) if non_2xx else 0,
+    """(requests/s, p50 ms, p99 ms, bad answers) of one wrk run (bench/wrk.py)."""
+    method = "GET" if body is None else "POST"
+    got = bench_wrk.run(
+        url, auth=auth, method=method, body=body, seconds=seconds, connections=connections
     )
+    return got.rps, got.p50_ms, got.p99_ms, got.bad
 
 
 async def seed(api: str, auth: tuple[str, str], operations: int, recipients: int) -> list[str]:
@@ -199,7 +155,7 @@ def main() -> None:
     os.environ["API_REQUEST_BURST"] = "1000000"
     c, s = args.connections, args.seconds
     with running_stack(0, "bench_api_rates") as (api, _, auth):
-        header = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        header = auth
         report(
             "GET /healthz",
             *measured(api, s, lambda: wrk(f"{api}/healthz", header, connections=c, seconds=s)),

@@ -46,6 +46,16 @@ async def add_members(client: httpx.AsyncClient, audience_id: str, profiles: lis
     assert response.status_code == 200, response.text
 
 
+async def static_audience_of_five(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: Tenant, first_number: int
+) -> str:
+    """A static audience of 5 new profiles, one phone number each from +<first_number>."""
+    members = await insert_phone_profiles(pool, tenant.account_sid, 5, first_number=first_number)
+    static = await audience(client)
+    await add_members(client, static, [profile_typeid(p) for p in members])
+    return static
+
+
 async def test_a_profile_is_sent_on_its_addresses_in_order(
     client: httpx.AsyncClient,
     sandbox: httpx.AsyncClient,
@@ -268,9 +278,7 @@ async def test_stats_while_expanding_and_after(
     tenant: Tenant,
     redis: Redis,
 ) -> None:
-    members = await insert_phone_profiles(pool, tenant.account_sid, 5, first_number=15558676400)
-    static = await audience(client)
-    await add_members(client, static, [profile_typeid(p) for p in members])
+    static = await static_audience_of_five(client, pool, tenant, 15558676400)
     operation_id = await send(client, [{"audienceId": static}])
     key = ids.decode(ids.OPERATION, operation_id)
     assert key is not None
@@ -320,9 +328,7 @@ async def test_a_cancel_stops_an_expansion_before_or_between_pages(
 ) -> None:
     """A send whose audience is not expanded yet can be canceled (nothing of it is made), and
     so can one between two pages: the messages made are canceled, no more are made."""
-    members = await insert_phone_profiles(pool, tenant.account_sid, 5, first_number=15558676500)
-    static = await audience(client)
-    await add_members(client, static, [profile_typeid(p) for p in members])
+    static = await static_audience_of_five(client, pool, tenant, 15558676500)
     before = await send(client, [{"audienceId": static}])
     between = await send(client, [{"audienceId": static}])
     await redis.flushdb()  # no dispatch jobs: the test expands itself
@@ -501,9 +507,7 @@ async def test_queue_overflow_applies_across_pages(
         "/v1/Senders", json={"address": sender, "channel": "SMS", "mps": 1}
     )
     assert registered.status_code == 201, registered.text
-    members = await insert_phone_profiles(pool, tenant.account_sid, 5, first_number=15558676500)
-    static = await audience(client)
-    await add_members(client, static, [profile_typeid(p) for p in members])
+    static = await static_audience_of_five(client, pool, tenant, 15558676500)
     operation_id = await send(
         client,
         [{"audienceId": static}],
