@@ -23,7 +23,7 @@ chaos: install
 	$(RUN) python -m tests.chaos $(CHAOS_ARGS)
 
 ## bench: every read/accept benchmark beside its raw baseline, on its own stack each; writes
-## bench/RESULTS.md (~5 minutes on 2 quiet cores). BENCH_ARGS="--scale 10m" also runs reads and
+## bench/RESULTS.md (~10 minutes on 2 quiet cores). BENCH_ARGS="--scale 10m" also runs reads and
 ## accepts with 10,000,000 preloaded messages (much longer). Installs wrk with apt-get if missing.
 bench: install wrk
 	$(RUN) python bench/suite.py $(BENCH_ARGS)

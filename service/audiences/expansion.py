@@ -67,6 +67,10 @@ async def expand_operation(
     """Expand the operation's profile sources, page after page, for about run_for_s at most;
     return the messages inserted. Nothing (0) when another worker is expanding it, or it has
     nothing to expand; what is left after run_for_s is taken up by expand_pending."""
+    # Most sends have no profiles or audiences: one read by primary key tells, instead of the
+    # lock, a page's transaction and the completion of an expansion that never was.
+    if not await store.has_profile_sources(pool, operation_id):
+        return 0
     inserted = 0
     until = time.monotonic() + run_for_s
     async with pool.acquire() as conn:

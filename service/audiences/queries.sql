@@ -62,6 +62,11 @@ UPDATE operations SET expansion = $2, expansion_cursor = NULL, expanding = true 
 -- workers' periodic look for a lost enqueue or a killed worker's unfinished expansion.
 SELECT id FROM operations WHERE expanding ORDER BY id LIMIT $1;
 
+-- name: has_profile_sources
+-- By primary key: whether the send has profiles or audiences to expand (begin_expansion, in the
+-- accept's transaction), expanded yet or not.
+SELECT expansion IS NOT NULL FROM operations WHERE id = $1;
+
 -- name: try_expansion_lock
 -- One worker expands an operation at a time: a session lock held between pages, released
 -- when the worker is done or its connection ends (a killed worker's lock goes with it).

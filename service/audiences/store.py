@@ -186,6 +186,11 @@ async def expanding_operations(conn: Conn, limit: int) -> list[uuid.UUID]:
     return [row["id"] for row in await conn.fetch(Q.expanding_operations, limit)]
 
 
+async def has_profile_sources(conn: Conn, operation_id: uuid.UUID) -> bool:
+    sources: bool | None = await conn.fetchval(Q.has_profile_sources, operation_id)
+    return bool(sources)
+
+
 async def try_expansion_lock(conn: asyncpg.Connection, operation_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval(Q.try_expansion_lock, operation_id))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -188,10 +189,16 @@ async def list_messages(
     """Messages matching every filter, newest first, strictly after `after`."""
     statement = list_statement(account_sid, filters, after, limit)
     async with pool.acquire() as conn:
-        # BEGIN and the planner settings in one round trip (three in all, not four). Should the
-        # query fail, the pool rolls the transaction back as it takes the connection back.
+        # BEGIN and the planner settings in one round trip (three in all, not four).
         await conn.execute(f"BEGIN READ ONLY; {statement.settings}")
-        rows = await conn.fetch(statement.query, *statement.args)
+        try:
+            rows = await conn.fetch(statement.query, *statement.args)
+        except Exception:
+            # A connection that cannot take the ROLLBACK (lost, or still cancelling a timed-out
+            # query) is closed or reset by the pool as it takes it back.
+            with contextlib.suppress(Exception):
+                await conn.execute("ROLLBACK")
+            raise
         await conn.execute("COMMIT")
     return [MessageRow(**dict(row)) for row in rows]
 
