@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ from bench.stack import DEV_ROOT, ROOT, drop_database, servers, stop_servers
 SCALES = {"100k": 100_000, "10m": 10_000_000}
 EVENT_STREAMS = ROOT / "bench" / "event_streams.py"
 PARTS = ("reads", "accept", "events", "memory")
+_LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\S* \[|\[(INFO|WARNING)\] )")
 
 
 async def _postgres_version(admin_url: str) -> str:
@@ -48,7 +50,7 @@ async def _postgres_version(admin_url: str) -> str:
 
 
 def event_streams_script() -> Report:
-    """bench/event_streams.py's own output, verbatim."""
+    """bench/event_streams.py's own output."""
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, str(EVENT_STREAMS)],
@@ -61,7 +63,9 @@ def event_streams_script() -> Report:
     section.notes.append(
         f"its output ({time.monotonic() - started:.0f} s, exit status {done.returncode}):"
     )
-    output = done.stdout.strip() or done.stderr.strip()[-3000:]
+    # Its figures, without the log lines of its setup and of granian.
+    figures = [line for line in done.stdout.splitlines() if not _LOG_LINE.match(line)]
+    output = "\n".join(figures).strip() or done.stderr.strip()[-3000:]
     section.notes.append("\n```\n" + output + "\n```")
     return Report(sections=[section])
 
