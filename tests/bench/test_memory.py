@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 from bench import memory
 
-# A parent that starts a child holding ~64 MiB, then both wait.
+# A parent that starts a child holding ~64 MiB, says the child's pid once the child has its
+# bytes, then both wait to be killed.
 PARENT = """
-import subprocess, sys, time
-hold = "b = bytearray(64 << 20); import time; time.sleep(60)"
-child = subprocess.Popen([sys.executable, "-c", hold])
+import signal, subprocess, sys
+hold = "b = bytearray(64 << 20); print(flush=True); import signal; signal.pause()"
+child = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE)
+child.stdout.readline()
 print(child.pid, flush=True)
-time.sleep(60)
+signal.pause()
 """
 
 
@@ -24,11 +25,7 @@ def test_the_tree_holds_the_child_and_its_memory_counts() -> None:
     try:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
-        deadline = time.monotonic() + 30
         rss, peak = memory.memory_mib(parent.pid)
-        while rss < 64 and time.monotonic() < deadline:  # until the child has its bytes
-            time.sleep(0.1)
-            rss, peak = memory.memory_mib(parent.pid)
         assert child in memory.tree(parent.pid)
         assert rss >= 64
         assert peak >= rss
