@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import sys
@@ -273,18 +274,19 @@ class Case:
     analyze: bool = True
     tables: tuple[str, ...] = ("messages",)
     notes: list[str] = field(default_factory=list)
-    # The transaction's planner settings; None: db.plan_with_values.
-    settings: str | None = None
+    # Planned as a read pool's session plans it (db.READ_SESSION: a generic plan of the
+    # composed query), else with the values (db.plan_with_values).
+    generic: bool = False
 
 
 def message_case(name: str, account: str, *, after: Any = None, **filters: Any) -> Case:
     """A message list exactly as store.list_messages runs it: its query of this shape of
-    filters, with its planner settings."""
+    filters, planned generically as the read pool's sessions plan it."""
     position = Position(*after) if after else None
     statement = messages_store.list_statement(
         account, messages_store.MessageFilters(**filters), position, 51
     )
-    return Case(f"messages: {name}", statement.query, statement.args, settings=statement.settings)
+    return Case(f"messages: {name}", statement.query, statement.args, generic=True)
 
 
 def operation_case(name: str, account: str, **filters: Any) -> Case:
@@ -411,14 +413,27 @@ class Explained:
 
 
 async def explain(conn: asyncpg.Connection, case: Case) -> Explained:
-    """The plan the service gets: a transaction planning with the values (db.plan_with_values)."""
+    """The plan the service gets: generic, in a read pool's session settings (message lists),
+    else planned with the values (db.plan_with_values)."""
     options = "ANALYZE, BUFFERS, " if case.analyze else ""
     async with conn.transaction(readonly=case.analyze):
-        if case.settings is None:
+        if not case.generic:
             await db.plan_with_values(conn)
+            rows = await conn.fetch(f"EXPLAIN ({options}FORMAT TEXT) {case.query}", *case.args)
         else:
-            await conn.execute(case.settings)
-        rows = await conn.fetch(f"EXPLAIN ({options}FORMAT TEXT) {case.query}", *case.args)
+            # EXPLAIN of a bound statement plans it with the values; EXPLAIN EXECUTE of a
+            # prepared one takes the plan the session's settings choose (the generic one).
+            for name, value in db.READ_SESSION.items():
+                if name != "default_transaction_read_only":
+                    await conn.execute(f"SET LOCAL {name} = {value}")
+            await conn.execute(f"PREPARE explained_case AS {case.query}")
+            try:
+                values = ", ".join(_literal(arg) for arg in case.args)
+                rows = await conn.fetch(
+                    f"EXPLAIN ({options}FORMAT TEXT) EXECUTE explained_case({values})"
+                )
+            finally:
+                await conn.execute("DEALLOCATE explained_case")
     plan = [row[0] for row in rows]
     seq_scans = [
         table
@@ -430,6 +445,16 @@ async def explain(conn: asyncpg.Connection, case: Case) -> Explained:
         if line.startswith("Execution Time:"):
             seconds = float(line.split()[2]) / 1000
     return Explained(case, plan, seq_scans, _summary(plan), seconds, messages_read(plan))
+
+
+def _literal(value: Any) -> str:
+    """A statement argument as an SQL literal (untyped: it takes its parameter's type)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(value)
+    text = json.dumps(value) if isinstance(value, dict) else str(value)
+    return "'" + text.replace("'", "''") + "'"
 
 
 _ACTUAL = re.compile(r"actual time=\S+ rows=([\d.]+) loops=(\d+)")

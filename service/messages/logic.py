@@ -391,21 +391,40 @@ def _sender_out(sender: dict[str, Any]) -> wire.SenderOut | None:
     )
 
 
-def present_message(row: store.MessageRow, base_url: str) -> wire.MessageRead:
-    return wire.MessageRead(**_message_fields(row, base_url))
+def present_messages(rows: list[store.MessageRow], base_url: str) -> list[wire.MessageRead]:
+    """A page's messages. A send's messages come together in a page, so each operation's id
+    and link are made once a page, not once a row."""
+    operations: dict[uuid.UUID, _OperationRef] = {}
+    page = []
+    for row in rows:
+        operation = operations.get(row.operation_id)
+        if operation is None:
+            operation = operations[row.operation_id] = _operation_ref(row.operation_id, base_url)
+        page.append(wire.MessageRead(**_message_fields(row, operation)))
+    return page
 
 
-def _message_fields(row: store.MessageRow, base_url: str) -> dict[str, Any]:
-    operation = ids.encode(ids.OPERATION, row.operation_id)
+class _OperationRef(msgspec.Struct, frozen=True):
+    """A message's operation as its read shows it."""
+
+    id: str
+    related: list[Related]
+
+
+def _operation_ref(operation_id: uuid.UUID, base_url: str) -> _OperationRef:
+    operation = ids.encode(ids.OPERATION, operation_id)
+    uri = f"{base_url}{OPERATIONS_PATH}/{operation}"
+    return _OperationRef(operation, [Related(name="OPERATION", id=operation, uri=uri)])
+
+
+def _message_fields(row: store.MessageRow, operation: _OperationRef) -> dict[str, Any]:
     return {
         "id": ids.encode(ids.MESSAGE, row.id),
-        "operation_id": operation,
+        "operation_id": operation.id,
         "from_": _sender_out(row.sender),
         "to": [wire.AddressOut(address=row.address, channel=row.channel)],
         "status": row.status,
-        "related": [
-            Related(name="OPERATION", id=operation, uri=f"{base_url}{OPERATIONS_PATH}/{operation}")
-        ],
+        "related": operation.related,
         "tags": row.tags,
         "scheduled_for": rfc3339_or_none(row.scheduled_for),
         "created_at": rfc3339(row.created_at),
@@ -446,7 +465,7 @@ async def get_message(
     attempts = await store.list_attempts(pool, row.id)
     content = row.content
     return wire.MessageDetail(
-        **_message_fields(row, base_url),
+        **_message_fields(row, _operation_ref(row.operation_id, base_url)),
         content=wire.MessageContentOut(
             text=content.get("text"),
             media=[wire.MediaIn(url=m["url"]) for m in content["media"]]
@@ -566,7 +585,7 @@ async def _message_page(
         rows, page_size, query, start, lambda r: Position(r.created_at, r.id)
     )
     return wire.MessagesPage(
-        messages=[present_message(r, base_url) for r in page],
+        messages=present_messages(page, base_url),
         pagination=Pagination(next=next_token, self=self_token),
     )
 

@@ -30,24 +30,24 @@ FROM attempts WHERE message_id = $1 ORDER BY attempted_at, id;
 
 -- name: list_messages
 -- The list without an operation filter (list_operation_messages has one; tags with only dates
--- are list_tagged_messages'): every combination of the other filters in one query, each an
--- optional parameter ($2, the operation, is NULL here). The caller plans it with the values
--- (plan_cache_mode = force_custom_plan), so unused filters fold away, and with neither bitmap
--- scans nor sorts (store.list_messages): the page is then one index range read in list order
--- that stops after $11 rows (one more than a page, telling whether a next page exists),
--- whatever the statistics say:
---   $3 status  → messages_status_created_idx      $4 channel → messages_channel_created_idx
---   $5 address → messages_address_created_idx     none, or only dates → messages_account_created_idx
---   $6 tags with any of those → that index, checking the tags on each row it reads.
+-- are list_tagged_messages'). store.list_statement composes it per shape of filters: each filter
+-- given adds its condition where the comment `filters` stands ($3 on), so one generic plan per
+-- shape serves every call (db.create_read_pool: generic plans, neither bitmap scans nor sorts).
+-- The page is then one index range read in list order that stops after $2 rows (one more than
+-- a page, telling whether a next page exists), whatever the statistics say:
+--   status → messages_status_created_idx      channel → messages_channel_created_idx
+--   address → messages_address_created_idx    none, or only dates → messages_account_created_idx
+--   tags with any of those → that index, checking the tags on each row it reads.
 -- A bitmap (of messages_tags_idx, or two ANDed) reads every match and sorts them all, on every
 -- page: that is what a planner with stale statistics picks for a send of 10,000 messages just
 -- stored, which it takes for a handful of rows.
--- The btree indexes end in (created_at DESC, id DESC), the list order: the date range ($7, $8)
--- and the page position ($9, $10) bound the same range read. Rows sharing one created_at (every
--- message of a send has its accept's) cost nothing extra: the row comparison is an index
--- condition, so a page starts at its position, not at the first row of the tie. A message's
--- tags are coalesce(tags, operation_tags), the expression messages_tags_idx indexes. The
--- operations (for the sender and the unrendered tags) are joined to the page's rows only.
+-- The btree indexes end in (created_at DESC, id DESC), the list order: the date range and the
+-- page position bound the same range read. Rows sharing one created_at (every message of a send
+-- has its accept's) cost nothing extra: the row comparison is an index condition, so a page
+-- starts at its position, not at the first row of the tie; the position's created_at alone
+-- also bounds the day partitions read (pruned when the plan starts). A message's tags are
+-- coalesce(tags, operation_tags), the expression messages_tags_idx indexes. The operations (for
+-- the sender and the unrendered tags) are joined to the page's rows only.
 SELECT m.id, m.operation_id, m.channel, m.address, m.status,
        coalesce(m.tags, o.tags) AS tags,
        CASE WHEN m.routes IS NULL THEN o.sender
@@ -63,28 +63,20 @@ FROM (
            created_at, updated_at, deleted_at, routes, route_index
     FROM messages
     WHERE account_sid = $1
-      AND ($2::uuid IS NULL OR operation_id = $2)
-      AND ($3::text IS NULL OR status = $3)
-      AND ($4::text IS NULL OR channel = $4)
-      AND ($5::text IS NULL OR address = $5)
-      AND ($6::jsonb IS NULL OR coalesce(tags, operation_tags) @> $6)
-      AND ($7::timestamptz IS NULL OR created_at >= $7)
-      AND ($8::timestamptz IS NULL OR created_at < $8)
-      AND ($9::timestamptz IS NULL OR (created_at, id) < ($9, $10::uuid))
+      /* filters */
     ORDER BY created_at DESC, id DESC
-    LIMIT $11
+    LIMIT $2
 ) m
 JOIN operations o ON o.id = m.operation_id
 ORDER BY m.created_at DESC, m.id DESC;
 
 -- name: list_operation_messages
--- One operation's messages ($2), with any of the other filters (optional parameters, planned
--- as list_messages): messages_operation_created_idx read in list order from the page position,
--- stopping after $11 rows. The account is checked on the operation and on the page's rows,
--- after the range read, not inside it: an account condition there could be served by another
--- index (any starting with account_sid) and invite a plan that reads the whole operation. An
--- operation and its messages belong to one account, so another account's operation yields no
--- row.
+-- One operation's messages ($3), with any of the other filters (composed as list_messages):
+-- messages_operation_created_idx read in list order from the page position, stopping after $2
+-- rows. The account is checked on the operation and on the page's rows, after the range read,
+-- not inside it: an account condition there could be served by another index (any starting
+-- with account_sid) and invite a plan that reads the whole operation. An operation and its
+-- messages belong to one account, so another account's operation yields no row.
 SELECT m.id, m.operation_id, m.channel, m.address, m.status,
        coalesce(m.tags, o.tags) AS tags,
        CASE WHEN m.routes IS NULL THEN o.sender
@@ -99,23 +91,17 @@ FROM (
     SELECT id, operation_id, account_sid, channel, address, status, tags, scheduled_for,
            created_at, updated_at, deleted_at, routes, route_index
     FROM messages
-    WHERE operation_id = $2
-      AND ($3::text IS NULL OR status = $3)
-      AND ($4::text IS NULL OR channel = $4)
-      AND ($5::text IS NULL OR address = $5)
-      AND ($6::jsonb IS NULL OR coalesce(tags, operation_tags) @> $6)
-      AND ($7::timestamptz IS NULL OR created_at >= $7)
-      AND ($8::timestamptz IS NULL OR created_at < $8)
-      AND ($9::timestamptz IS NULL OR (created_at, id) < ($9, $10::uuid))
+    WHERE operation_id = $3
+      /* filters */
     ORDER BY created_at DESC, id DESC
-    LIMIT $11
+    LIMIT $2
 ) m
 JOIN operations o ON o.id = m.operation_id
 WHERE o.account_sid = $1 AND m.account_sid = $1
 ORDER BY m.created_at DESC, m.id DESC;
 
 -- name: list_tagged_messages
--- Messages whose tags ($2) match, with only dates as other filters (list_messages serves tags
+-- Messages whose tags ($3) match, with only dates as other filters (list_messages serves tags
 -- with status, channel or address). No btree index holds tags in list order, and reading the
 -- account's messages in list order checks every newer message when a common tag is old (an
 -- earlier campaign's), while the tag bitmap (messages_tags_idx) reads and sorts every match.
@@ -125,10 +111,12 @@ ORDER BY m.created_at DESC, m.id DESC;
 -- come in list order one operation after another, and the walk stops once a page is full. The
 -- messages of operations with the same created_at are merged by the incremental sort on m.id.
 -- An operation may match when each tag asked for is either its own value or a Liquid template
--- (then its messages' rendered tags may match: each message is checked). Planned as list_messages. A page costs the same at any depth: the
--- position bounds both the operations and the first one's messages. The account is checked on
--- the operations and, after the walk, on the messages (an operation and its messages share one
--- account).
+-- (then its messages' rendered tags may match: each message is checked). Composed as
+-- list_messages: the dates bound both the operations (`operation filters`) and their messages
+-- (`filters`); the page position bounds the operations by its created_at and the first one's
+-- messages by (created_at, id), so a page costs the same at any depth. The account is checked
+-- on the operations and, after the walk, on the messages (an operation and its messages share
+-- one account).
 SELECT m.id, m.operation_id, m.channel, m.address, m.status,
        coalesce(m.tags, o.tags) AS tags,
        CASE WHEN m.routes IS NULL THEN o.sender
@@ -145,14 +133,12 @@ FROM (
     WHERE account_sid = $1
       -- Each pair asked for: the operation's value, or a template its messages render.
       AND NOT EXISTS (
-          SELECT FROM jsonb_each_text($2::jsonb) AS f(key, value)
+          SELECT FROM jsonb_each_text($3::jsonb) AS f(key, value)
           WHERE NOT coalesce(
               tags ->> f.key = f.value
               OR strpos(tags ->> f.key, '{{') > 0 OR strpos(tags ->> f.key, '{%') > 0,
               false))
-      AND ($3::timestamptz IS NULL OR created_at >= $3)
-      AND ($4::timestamptz IS NULL OR created_at < $4)
-      AND ($5::timestamptz IS NULL OR created_at <= $5)
+      /* operation filters */
     ORDER BY created_at DESC, id DESC
 ) o
 CROSS JOIN LATERAL (
@@ -160,16 +146,14 @@ CROSS JOIN LATERAL (
            created_at, updated_at, deleted_at, routes, route_index
     FROM messages
     WHERE operation_id = o.id
-      AND coalesce(tags, operation_tags) @> $2
-      AND ($3::timestamptz IS NULL OR created_at >= $3)
-      AND ($4::timestamptz IS NULL OR created_at < $4)
-      AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))
+      AND coalesce(tags, operation_tags) @> $3
+      /* filters */
     ORDER BY created_at DESC, id DESC
-    LIMIT $7
+    LIMIT $2
 ) m
 WHERE m.account_sid = $1
 ORDER BY o.created_at DESC, m.id DESC
-LIMIT $7;
+LIMIT $2;
 
 -- name: find_message_by_provider_sid
 -- attempts_provider_sid_key finds the attempt; both account checks keep other tenants' out.

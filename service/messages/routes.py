@@ -211,7 +211,7 @@ class MessagesController(Controller):
         page_token: PageTokenParam = None,
     ) -> MessagesPage:
         return await logic.list_messages(
-            comms.pool,
+            comms.reads,
             account_sid=account_sid_of(request),
             operation_id=operation_id,
             status=status,
@@ -243,7 +243,7 @@ class MessagesController(Controller):
         page_token: PageTokenParam = None,
     ) -> MessagesPage:
         return await logic.search_messages(
-            comms.pool,
+            comms.reads,
             account_sid=account_sid_of(request),
             request=data,
             page_size=page_size,

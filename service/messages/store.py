@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -47,6 +46,8 @@ MESSAGE_COPY_COLUMNS: tuple[str, ...] = MessageRecord.__struct_fields__
 
 
 class MessageRow(msgspec.Struct, frozen=True):
+    """A message as the list queries select it, their columns in this order."""
+
     id: uuid.UUID
     operation_id: uuid.UUID
     channel: str
@@ -186,67 +187,74 @@ async def list_messages(
     after: Position | None,
     limit: int,
 ) -> list[MessageRow]:
-    """Messages matching every filter, newest first, strictly after `after`."""
+    """Messages matching every filter, newest first, strictly after `after`.
+
+    `pool`: a read pool (db.create_read_pool), whose sessions plan these queries generically,
+    without bitmaps or sorts (queries.sql): one round trip.
+    """
     statement = list_statement(account_sid, filters, after, limit)
-    async with pool.acquire() as conn:
-        # BEGIN and the planner settings in one round trip (three in all, not four).
-        await conn.execute(f"BEGIN READ ONLY; {statement.settings}")
-        try:
-            rows = await conn.fetch(statement.query, *statement.args)
-        except Exception:
-            # A connection that cannot take the ROLLBACK (lost, or still cancelling a timed-out
-            # query) is closed or reset by the pool as it takes it back.
-            with contextlib.suppress(Exception):
-                await conn.execute("ROLLBACK")
-            raise
-        await conn.execute("COMMIT")
-    return [MessageRow(**dict(row)) for row in rows]
+    rows = await pool.fetch(statement.query, *statement.args)
+    # Positional: the queries select MessageRow's fields in its order (a page is 51 rows).
+    return [MessageRow(*row) for row in rows]
 
 
 class ListStatement(msgspec.Struct, frozen=True):
-    """A list's query, its arguments, and the transaction's planner settings to run it with."""
+    """A list's query, composed for its shape of filters, and its arguments."""
 
     query: str
     args: tuple[Any, ...]
-    settings: str
 
 
 def list_statement(
     account_sid: str, filters: MessageFilters, after: Position | None, limit: int
 ) -> ListStatement:
     """The query of this shape of filters (queries.sql): with an operation, tags with only
-    dates, or any other. Each is planned with the values (as db.plan_with_values) and reads in
-    list order from the page position, stopping after `limit` rows, so a page costs the same at
-    any depth and however many rows match."""
-    at = after.created_at if after else None
-    after_id = after.id if after else None
+    dates, or any other, with a condition for each filter given. Each reads in list order from
+    the page position, stopping after `limit` rows, so a page costs the same at any depth and
+    however many rows match."""
     shape = _shape(filters)
-    if shape == "tagged":
-        args: tuple[Any, ...] = (
-            account_sid,
-            filters.tags,
-            filters.start_date,
-            filters.end_date,
-            at,
-            after_id,
-            limit,
-        )
-        return ListStatement(Q.list_tagged_messages, args, _PLAN_SETTINGS)
-    args = (
-        account_sid,
-        filters.operation_id,
-        filters.status,
-        filters.channel,
-        filters.address,
-        filters.tags,
-        filters.start_date,
-        filters.end_date,
-        at,
-        after_id,
-        limit,
-    )
-    query = Q.list_operation_messages if shape == "operation" else Q.list_messages
-    return ListStatement(query, args, _PLAN_SETTINGS)
+    if shape == "operation":
+        where = sql.Conditions(account_sid, limit, filters.operation_id)
+        query = Q.list_operation_messages
+    elif shape == "tagged":
+        where = sql.Conditions(account_sid, limit, filters.tags)
+        query = Q.list_tagged_messages
+    else:
+        where = sql.Conditions(account_sid, limit)
+        query = Q.list_messages
+    # The dates and the position's created_at bound the messages, and in the tagged walk the
+    # operations too (an operation's messages have its created_at).
+    bounded = ("filters", "operation filters") if shape == "tagged" else ("filters",)
+    if shape != "tagged":
+        for column, value in (
+            ("status", filters.status),
+            ("channel", filters.channel),
+            ("address", filters.address),
+        ):
+            if value is not None:
+                where.add("filters", f"{column} = {where.param(value)}")
+        if filters.status in ERROR_STATUSES:
+            # Implies messages_operation_errors_idx's predicate, which a generic plan cannot
+            # read off `status = $n`: an operation's errors are read from that index.
+            where.add("filters", "status IN ('FAILED', 'UNDELIVERED')")
+        if filters.tags is not None:
+            tags = where.param(filters.tags)
+            where.add("filters", f"coalesce(tags, operation_tags) @> {tags}::jsonb")
+    for bound, date in (("created_at >=", filters.start_date), ("created_at <", filters.end_date)):
+        if date is not None:
+            placeholder = where.param(date)
+            for place in bounded:
+                where.add(place, f"{bound} {placeholder}")
+    if after is not None:
+        at = where.param(after.created_at)
+        for place in bounded:
+            where.add(place, f"created_at <= {at}")
+        where.add("filters", f"(created_at, id) < ({at}, {where.param(after.id)}::uuid)")
+    return ListStatement(where.compose(query, *bounded), tuple(where.args))
+
+
+# The statuses of messages_operation_errors_idx (a partial index).
+ERROR_STATUSES = ("FAILED", "UNDELIVERED")
 
 
 def _shape(filters: MessageFilters) -> str:
@@ -255,17 +263,6 @@ def _shape(filters: MessageFilters) -> str:
     if filters.tags is not None and not (filters.status or filters.channel or filters.address):
         return "tagged"
     return "account"
-
-
-# Planned with the values (as db.plan_with_values: unused filters fold away), with neither bitmap
-# scans nor sorts: every shape has a plan that reads an index in list order from the page
-# position and stops after the page (queries.sql), and this makes it the only plan. Statistics
-# cannot lead the planner astray (a send of 10,000 messages just stored looks like a handful of
-# rows to it, and a bitmap or a sort reads every match on every page). One round trip.
-_PLAN_SETTINGS = (
-    "SET LOCAL plan_cache_mode = force_custom_plan; "
-    "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
-)
 
 
 async def find_message_by_provider_sid(

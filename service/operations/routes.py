@@ -100,7 +100,7 @@ class OperationsController(Controller):
         operationId: OperationIdPath,
     ) -> OperationRead:
         return await logic.get_operation(
-            comms.pool, account_sid=account_sid_of(request), operation_id=operationId
+            comms.reads, account_sid=account_sid_of(request), operation_id=operationId
         )
 
     @post(
