@@ -107,7 +107,9 @@ async def _drop_secondary_indexes(conn: asyncpg.Connection) -> list[str]:
     )
     for row in rows:
         await conn.execute(f"DROP INDEX {row['name']}")
-    return [row["definition"] for row in rows]
+    # A partitioned table's index is defined `ON ONLY` the parent (no partition's index built):
+    # built again `ON` it, each partition gets its own.
+    return [row["definition"].replace(" ON ONLY ", " ON ", 1) for row in rows]
 
 
 async def fill(

@@ -52,6 +52,9 @@ async def test_preloaded_messages_are_the_accounts_and_listed_by_the_api(
     assert one.status_code == 200
 
 
+INDEXES = "SELECT indexdef FROM pg_indexes WHERE tablename = 'messages' ORDER BY 1"
+
+
 async def test_the_fast_way_builds_every_index_again(servers: Servers) -> None:
     name = f"comms_preload_{os.getpid()}"
     url = await create_database(servers.admin_url, name)
@@ -59,8 +62,7 @@ async def test_the_fast_way_builds_every_index_again(servers: Servers) -> None:
         conn = await asyncpg.connect(url)
         try:
             await migrate.apply(conn)
-            indexes = "SELECT indexdef FROM pg_indexes WHERE tablename = 'messages' ORDER BY 1"
-            before = [row[0] for row in await conn.fetch(indexes)]
+            before = [row[0] for row in await conn.fetch(INDEXES)]
         finally:
             await conn.close()
         pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
@@ -71,8 +73,26 @@ async def test_the_fast_way_builds_every_index_again(servers: Servers) -> None:
         await preload.fill(url, account.account_sid, 2_000, say=False, fast=True)
         conn = await asyncpg.connect(url)
         try:
-            assert [row[0] for row in await conn.fetch(indexes)] == before
+            # Every index again, on the table and on each of its day partitions, all valid.
+            assert [row[0] for row in await conn.fetch(INDEXES)] == before
+            assert await conn.fetchval("SELECT count(*) FROM pg_index WHERE NOT indisvalid") == 0
+            partitions = await conn.fetch(
+                "SELECT inhrelid::regclass::text FROM pg_inherits"
+                " WHERE inhparent = 'messages'::regclass"
+            )
+            assert len(partitions) > 1
+            for (partition,) in partitions:
+                built = await conn.fetchval(
+                    "SELECT count(*) FROM pg_indexes WHERE tablename = $1", partition
+                )
+                assert built == len(before), partition
             assert await conn.fetchval("SELECT count(*) FROM messages") == 2_000
+            # The counter rows the off triggers would have kept: GET operation's stats.
+            counted = await conn.fetchval(
+                "SELECT sum(scheduled + queued + sent + delivered + read + undelivered + failed"
+                " + canceled) FROM operation_counters"
+            )
+            assert counted == 2_000
             # Triggers were off for the load: no event rows.
             assert (
                 await conn.fetchval("SELECT count(*) FROM events WHERE message_id IS NOT NULL") == 0
