@@ -1,4 +1,10 @@
-"""Expanding a send's profiles and audiences into messages, in the workers, page by page.
+"""Expanding a send's profiles, audiences and staged recipients into messages, in the workers,
+page by page.
+
+A send of more than messages.logic.STAGED_OVER addresses is accepted with its recipients staged
+(validated and routed, in chunks: migrations/0023), not as messages: storing 10,000 message rows
+with their index entries took the accept 0.4 s. Its chunks are the first pages of its expansion,
+one chunk a page, each deleted in the transaction that inserts its messages.
 
 A send that names profiles (`{profileId}`) or audiences (`{audienceId}`) is accepted with only
 those references (operations.expansion, migrations/0021): it answers 202 as fast as a send to
@@ -144,13 +150,44 @@ async def _expand_page(
         state = await store.lock_expansion(conn, operation_id)
         if state is None or not state.expanding or state.expansion is None:
             return 0, True
-        if state.status == "CANCELED":
+        expansion = state.expansion
+        plan = _send_plan(state, expansion)
+        canceled = state.status == "CANCELED"
+        if expansion.get("staged"):
+            # A large send's own recipients first, a staged chunk a page (migrations/0023);
+            # once canceled, as CANCELED messages: every recipient it accepted is counted.
+            chunk = await message_store.next_staged_chunk(conn, operation_id)
+            if chunk is not None:
+                recipients = messages.staged_recipients(chunk.recipients)
+                added = await _insert_page(
+                    conn,
+                    pool,
+                    state,
+                    plan,
+                    recipients,
+                    now,
+                    unregistered_mps=unregistered_mps,
+                    room=room,
+                    canceled=canceled,
+                )
+                await message_store.drop_staged_chunk(conn, operation_id, chunk.chunk)
+                sources = expansion["profiles"] or expansion["audiences"]
+                finished = not chunk.more and (canceled or not sources)
+                await store.advance_expansion(
+                    conn,
+                    operation_id,
+                    cursor=state.expansion_cursor,
+                    added=added,
+                    finished=finished,
+                    now=now,
+                )
+                return added, finished
+        if canceled:
             # Canceled meanwhile: the rest of its profiles get no message.
             await store.advance_expansion(
                 conn, operation_id, cursor=state.expansion_cursor, added=0, finished=True, now=now
             )
             return 0, True
-        expansion = state.expansion
         audiences = await store.audiences_of(
             conn, [uuid.UUID(a) for a in expansion["audiences"]], state.account_sid
         )
@@ -169,36 +206,64 @@ async def _expand_page(
             static_audiences=[audience_id for audience_id, f in audiences if f is None],
             audience_filters=audience_filters,
         )
-        plan = _send_plan(state, expansion)
         first = int(expansion.get("firstPosition", 0)) + state.total
         recipients = [
             _recipient(profile, plan.senders, first + index)
             for index, profile in enumerate(p for p in page if p.id is not None)
         ]
-        records: list[message_store.MessageRecord] = []
-        if recipients:
-            capacity = await _capacity(pool, plan, recipients, unregistered_mps, now, room)
-            records, _ = messages.message_records(
-                plan, recipients, operation_id, state.account_sid, capacity, now
-            )
-            # Created with the send, like its other messages: the lists' order (created_at,
-            # then id) keeps a send's messages together, and the tag filter reads them per send.
-            records = [msgspec.structs.replace(r, created_at=state.created_at) for r in records]
-            await message_store.copy_messages(conn, records)
-            if capacity is not None:
-                for record in records:
-                    if record.status == "QUEUED" and record.sender_key in room:
-                        room[record.sender_key] -= 1
+        added = await _insert_page(
+            conn, pool, state, plan, recipients, now, unregistered_mps=unregistered_mps, room=room
+        )
         finished = len(page) < page_size
         await store.advance_expansion(
             conn,
             operation_id,
             cursor=page[-1].source_id if page else state.expansion_cursor,
-            added=len(records),
+            added=added,
             finished=finished,
             now=now,
         )
-    return len(records), finished
+    return added, finished
+
+
+async def _insert_page(
+    conn: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    state: store.ExpansionState,
+    plan: SendPlan,
+    recipients: list[PlannedRecipient],
+    now: datetime,
+    *,
+    unregistered_mps: float | None,
+    room: dict[str, int],
+    canceled: bool = False,
+) -> int:
+    """A page's recipients as messages (the accept's rows and rules), or as CANCELED ones
+    (status and due time as a cancel leaves a waiting message); how many."""
+    if not recipients:
+        return 0
+    capacity = None
+    if not canceled:
+        capacity = await _capacity(pool, plan, recipients, unregistered_mps, now, room)
+    records, _ = messages.message_records(
+        plan, recipients, state.id, state.account_sid, capacity, now
+    )
+    # Created with the send, like its other messages: the lists' order (created_at, then id)
+    # keeps a send's messages together, and the tag filter reads them per send.
+    records = [msgspec.structs.replace(r, created_at=state.created_at) for r in records]
+    if canceled:
+        records = [
+            msgspec.structs.replace(r, status="CANCELED", due_at=None)
+            if r.status in ("SCHEDULED", "QUEUED")
+            else r
+            for r in records
+        ]
+    await message_store.copy_messages(conn, records)
+    if capacity is not None:
+        for record in records:
+            if record.status == "QUEUED" and record.sender_key in room:
+                room[record.sender_key] -= 1
+    return len(records)
 
 
 async def _capacity(

@@ -113,10 +113,16 @@ async def accept_send(
             callback_problems=callback_problems,
         )
         operation_id = ids.uuid7()
-        message_ids = ids.uuid7_batch(len(plan.recipients))
-        records, due_now = _message_records(
-            plan, operation_id, account_sid, message_ids, capacity, now
-        )
+        # A large send's recipients are staged, and the workers make them into messages, as
+        # they expand an audience (migrations/0023); a smaller one's messages are stored now.
+        staged = len(plan.recipients) > STAGED_OVER
+        records: list[store.MessageRecord] = []
+        due_now = False
+        if not staged:
+            message_ids = ids.uuid7_batch(len(plan.recipients))
+            records, due_now = _message_records(
+                plan, operation_id, account_sid, message_ids, capacity, now
+            )
         async with conn.transaction():
             await store.insert_operation(
                 conn,
@@ -136,20 +142,23 @@ async def accept_send(
                 request_id=request_ids.current(),
                 traceparent=tracing.traceparent(),
             )
-            await store.copy_messages(conn, records)
-            if plan.sources:
-                # Profiles and audiences are expanded by the workers, page by page
-                # (service/audiences/expansion.py): the accept stores only what they name.
-                await audience_store.begin_expansion(
-                    conn, operation_id, expansion_of(plan, first_position=len(request.to))
-                )
+            if records:
+                await store.copy_messages(conn, records)
+            if staged:
+                await store.stage_recipients(conn, operation_id, staged_chunks(plan.recipients))
+            if plan.sources or staged:
+                # Profiles, audiences and staged recipients are expanded by the workers, page by
+                # page (service/audiences/expansion.py): the accept stores only what they name.
+                expansion = expansion_of(plan, first_position=len(request.to), staged=staged)
+                await audience_store.begin_expansion(conn, operation_id, expansion)
                 due_now = True
             if claim is not None:
                 await idempotency.complete(conn, claim, operation_id)
     log.info(
         "send accepted",
         operation_id=ids.encode(ids.OPERATION, operation_id),
-        recipients=len(records),
+        recipients=len(plan.recipients),
+        staged=staged,
         due_now=due_now,
     )
     return operation_id, due_now
@@ -178,8 +187,29 @@ async def queue_capacity(
     return {key: max(0, int(rates[key] * horizon / segments) - backlogs[key]) for key in keys}
 
 
-def expansion_of(plan: SendPlan, first_position: int) -> dict[str, Any]:
-    """What the workers need to expand the send's profiles and audiences into messages."""
+# Sends of more recipients than this have them staged (accept_send), STAGED_CHUNK a chunk: one
+# page of the expansion each.
+STAGED_OVER = 1_000
+STAGED_CHUNK = 2_000
+_staged_encoder = msgspec.msgpack.Encoder()
+_staged_decoder = msgspec.msgpack.Decoder(list[PlannedRecipient])
+
+
+def staged_chunks(recipients: list[PlannedRecipient]) -> list[bytes]:
+    """A send's recipients as they are staged (operation_recipients.recipients)."""
+    return [
+        _staged_encoder.encode(recipients[start : start + STAGED_CHUNK])
+        for start in range(0, len(recipients), STAGED_CHUNK)
+    ]
+
+
+def staged_recipients(chunk: bytes) -> list[PlannedRecipient]:
+    return _staged_decoder.decode(chunk)
+
+
+def expansion_of(plan: SendPlan, first_position: int, staged: bool = False) -> dict[str, Any]:
+    """What the workers need to expand the send's profiles, audiences and staged recipients
+    into messages."""
     schedule = None
     if plan.schedule is not None:
         schedule = {
@@ -192,6 +222,7 @@ def expansion_of(plan: SendPlan, first_position: int) -> dict[str, Any]:
         "senders": plan.senders,
         "schedule": schedule,
         "firstPosition": first_position,
+        "staged": staged,
     }
 
 

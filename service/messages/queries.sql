@@ -167,3 +167,23 @@ WHERE a.provider_sid = $1 AND a.account_sid = $2 AND m.account_sid = $2;
 SELECT k AS sender_key,
        (SELECT count(*) FROM messages WHERE sender_key = k AND due_at <= $2) AS backlog
 FROM unnest($1::text[]) AS k;
+
+-- name: stage_recipients
+-- In the accept's transaction: a large send's recipients, a chunk a row (migrations/0023).
+INSERT INTO operation_recipients (operation_id, chunk, recipients)
+SELECT $1, c.chunk, c.recipients
+FROM unnest($2::int[], $3::bytea[]) AS c(chunk, recipients);
+
+-- name: next_staged_chunk
+-- The expansion's next page of a large send (operation_recipients_pkey), under the operation's
+-- row lock; whether another chunk follows it.
+SELECT chunk, recipients,
+       EXISTS (SELECT FROM operation_recipients n
+               WHERE n.operation_id = $1 AND n.chunk > c.chunk) AS more
+FROM operation_recipients c
+WHERE operation_id = $1
+ORDER BY chunk
+LIMIT 1;
+
+-- name: drop_staged_chunk
+DELETE FROM operation_recipients WHERE operation_id = $1 AND chunk = $2;

@@ -143,6 +143,30 @@ async def copy_messages(conn: asyncpg.Connection, records: Sequence[MessageRecor
     await conn.copy_records_to_table("messages", records=rows, columns=MESSAGE_COPY_COLUMNS)
 
 
+class StagedChunk(msgspec.Struct, frozen=True):
+    chunk: int
+    recipients: bytes  # service/messages/logic.staged_chunks
+    more: bool  # whether another chunk follows
+
+
+async def stage_recipients(
+    conn: asyncpg.Connection, operation_id: uuid.UUID, chunks: Sequence[bytes]
+) -> None:
+    """A large send's recipients, for the workers to make into messages (migrations/0023)."""
+    await conn.execute(Q.stage_recipients, operation_id, list(range(len(chunks))), list(chunks))
+
+
+async def next_staged_chunk(
+    conn: asyncpg.Connection, operation_id: uuid.UUID
+) -> StagedChunk | None:
+    row = await conn.fetchrow(Q.next_staged_chunk, operation_id)
+    return StagedChunk(row["chunk"], row["recipients"], row["more"]) if row else None
+
+
+async def drop_staged_chunk(conn: asyncpg.Connection, operation_id: uuid.UUID, chunk: int) -> None:
+    await conn.execute(Q.drop_staged_chunk, operation_id, chunk)
+
+
 async def sender_backlogs(
     conn: asyncpg.Connection | asyncpg.Pool, sender_keys: Sequence[str], now: datetime
 ) -> dict[str, int]:

@@ -95,8 +95,15 @@ SELECT count(*)::int FROM canceled;
 -- name: mark_canceled
 -- complete_operations (workers, opt-outs) moves only SCHEDULED or PROCESSING to COMPLETED and
 -- start_operations only SCHEDULED to PROCESSING, so neither overwrites CANCELED.
--- A cancel also ends the expansion of its profiles and audiences: no more messages are made.
-UPDATE operations SET status = 'CANCELED', expanding = false, updated_at = $2 WHERE id = $1;
+-- A cancel also ends the expansion of its profiles and audiences: no more messages are made
+-- for them. A large send's staged recipients (migrations/0023) are still made into messages,
+-- CANCELED ones (service/audiences/expansion.py): every recipient it accepted is counted.
+UPDATE operations
+SET status = 'CANCELED',
+    expanding = expanding
+                AND EXISTS (SELECT FROM operation_recipients r WHERE r.operation_id = $1),
+    updated_at = $2
+WHERE id = $1;
 
 -- name: list_errors
 -- An operation's FAILED and UNDELIVERED messages newest first: messages_operation_errors_idx

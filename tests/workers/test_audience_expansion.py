@@ -1,7 +1,7 @@
-"""Sends to profiles and audiences, expanded by the workers (service/audiences/expansion.py):
-one message per profile however it is named, its addresses as fallback routes, its attributes
-in templates, its time zone for local schedules, stats while expanding, and a worker killed
-mid-expansion losing and repeating nothing."""
+"""Sends to profiles and audiences, and large sends' staged recipients, expanded by the workers
+(service/audiences/expansion.py): one message per profile however it is named, its addresses as
+fallback routes, its attributes in templates, its time zone for local schedules, stats while
+expanding, cancels, and a worker killed mid-expansion losing and repeating nothing."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from service import error_codes, ids
 from service.audiences import expansion
 from service.clock import system_clock
+from service.messages import logic as messages_logic
 from service.settings import Settings
 from tests.support.api import all_pages, message_details, messages_of, operation, send
 from tests.support.profiles import insert_phone_profiles, insert_profile, profile_typeid
@@ -526,3 +527,164 @@ async def test_queue_overflow_applies_across_pages(
         ("QUEUED", None),
         *[("FAILED", error_codes.QUEUE_OVERFLOW.code)] * 3,
     ]
+
+
+# Large sends: their recipients staged by the accept, made into messages by the expansion -----
+
+STAGED = messages_logic.STAGED_CHUNK + messages_logic.STAGED_CHUNK // 4  # two chunks
+
+
+def staged_numbers(first: int, count: int = STAGED) -> list[str]:
+    return [f"+{first + n}" for n in range(count)]
+
+
+async def staged_chunks(pool: asyncpg.Pool, key: Any) -> int:
+    chunks: int = await pool.fetchval(
+        "SELECT count(*) FROM operation_recipients WHERE operation_id = $1", key
+    )
+    return chunks
+
+
+async def test_a_large_send_is_staged_then_made_into_one_message_per_recipient(
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    redis: Redis,
+) -> None:
+    """The accept stores the recipients in chunks, not messages; each expansion page makes
+    one chunk into messages (positions, variables and routes as an accept would), and the
+    operation is PROCESSING, its total growing, until the last."""
+    numbers = staged_numbers(15558900000)
+    to = [
+        {"address": number, "channel": "PHONE", "variables": {"n": str(index)}}
+        for index, number in enumerate(numbers)
+    ]
+    operation_id = await send(client, to, content={"text": "hi {{ n }}"})
+    key = ids.decode(ids.OPERATION, operation_id)
+    assert key is not None
+    await redis.flushdb()  # no dispatch job: the test expands a page at a time itself
+    assert await staged_chunks(pool, key) == 2
+    accepted = await operation(client, operation_id)
+    assert (accepted["status"], accepted["stats"]["total"]) == ("PROCESSING", 0)
+
+    first_page = await expansion.expand_operation(pool, key, clock=system_clock, max_pages=1)
+    assert first_page == messages_logic.STAGED_CHUNK
+    assert await staged_chunks(pool, key) == 1
+    during = await operation(client, operation_id)
+    assert during["status"] == "PROCESSING"
+    assert during["stats"]["total"] == during["stats"]["queued"] == first_page
+
+    rest = await expansion.expand_operation(pool, key, clock=system_clock)
+    assert rest == STAGED - first_page
+    assert await staged_chunks(pool, key) == 0
+    await settle(sandbox, settings)
+    done = await operation(client, operation_id)
+    assert done["status"] == "COMPLETED"  # every message handed over
+    assert done["stats"]["recipients"] == done["stats"]["total"] == STAGED
+    rows = await pool.fetch(
+        "SELECT position, address, variables FROM messages WHERE operation_id = $1", key
+    )
+    assert sorted(r["position"] for r in rows) == list(range(STAGED))
+    assert all(numbers[r["position"]] == r["address"] for r in rows)
+    assert all(r["variables"] == {"n": str(r["position"])} for r in rows)
+    ledger = (await sandbox.get("/sandbox/messages")).json()["messages"]
+    sent = {m["to"]: m["body"] for m in ledger if m["to"] in set(numbers)}
+    assert len([m for m in ledger if m["to"] in set(numbers)]) == STAGED  # each once
+    assert sent == {number: f"hi {index}" for index, number in enumerate(numbers)}
+
+
+async def test_a_large_send_canceled_before_its_expansion_counts_every_recipient_canceled(
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    settings: Settings,
+    pool: asyncpg.Pool,
+    redis: Redis,
+) -> None:
+    numbers = staged_numbers(15558910000)
+    before = await send(client, numbers)
+    between = await send(client, staged_numbers(15558920000))
+    await redis.flushdb()  # no dispatch jobs: the test expands itself
+    between_key = ids.decode(ids.OPERATION, between)
+    assert between_key is not None
+    made = await expansion.expand_operation(pool, between_key, clock=system_clock, max_pages=1)
+    assert made == messages_logic.STAGED_CHUNK
+
+    for operation_id in (before, between):
+        canceled = await client.post(f"/v1/Messages/Operations/{operation_id}/Cancel")
+        assert canceled.status_code == 202, canceled.text
+    # The workers' periodic look for expansions (a dispatch would do it too) makes the rest,
+    # canceled.
+    assert await expansion.expand_pending(pool, clock=system_clock) == 2 * STAGED - made
+    await settle(sandbox, settings)
+
+    for operation_id in (before, between):
+        done = await operation(client, operation_id)
+        assert done["status"] == "CANCELED"
+        assert done["stats"]["total"] == done["stats"]["canceled"] == STAGED
+        key = ids.decode(ids.OPERATION, operation_id)
+        assert await staged_chunks(pool, key) == 0
+        assert not await pool.fetchval("SELECT expanding FROM operations WHERE id = $1", key)
+    ledger = (await sandbox.get("/sandbox/messages")).json()["messages"]
+    assert not {m["to"] for m in ledger} & set(numbers + staged_numbers(15558920000))
+    again = await client.post(f"/v1/Messages/Operations/{before}/Cancel")
+    assert again.status_code == 409
+
+
+async def test_a_worker_killed_mid_staged_expansion_loses_and_repeats_nothing(
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    workers: WorkerProcesses,
+) -> None:
+    """Three chunks: the worker is killed waiting to make the second or third into messages;
+    the next worker makes exactly the chunks left, and every recipient is sent once."""
+    numbers = staged_numbers(15558930000, 2 * messages_logic.STAGED_CHUNK + 1)
+    operation_id = await send(client, numbers, **{"from": {"address": SENDER, "channel": "SMS"}})
+    key = ids.decode(ids.OPERATION, operation_id)
+    worker = workers.start()
+
+    async def first_chunk_in() -> bool:
+        return await staged_chunks(pool, key) < 3
+
+    await wait_for(first_chunk_in, "the first chunk of the expansion")
+    async with pool.acquire() as conn:
+        held = conn.transaction()
+        await held.start()
+        state = await conn.fetchrow(
+            "SELECT expanding, total FROM operations WHERE id = $1 FOR UPDATE", key
+        )
+        assert state["expanding"], "the expansion ended before the kill"
+        assert 0 < state["total"] < len(numbers)
+
+        async def waiting_on_the_row() -> bool:
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return int(waiting) > 0
+
+        await wait_for(waiting_on_the_row, "the worker's next page to wait for the row")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        await held.rollback()
+
+    workers.start()
+
+    async def settled() -> bool:
+        row = await pool.fetchrow(
+            "SELECT o.expanding, (SELECT count(*) FROM messages m"
+            " WHERE m.operation_id = o.id AND m.due_at IS NOT NULL) AS waiting"
+            " FROM operations o WHERE o.id = $1",
+            key,
+        )
+        return not row["expanding"] and row["waiting"] == 0
+
+    await wait_for(settled, "the expansion and every send to finish")
+    rows = await pool.fetch("SELECT address FROM messages WHERE operation_id = $1", key)
+    assert sorted(r["address"] for r in rows) == sorted(numbers), workers.tail()
+    ledger = (await sandbox.get("/sandbox/messages")).json()["messages"]
+    sent = [m for m in ledger if m["to"] in set(numbers)]
+    assert sorted(m["to"] for m in sent) == sorted(numbers)  # each handed over exactly once
+    stats = (await operation(client, operation_id))["stats"]
+    assert stats["recipients"] == stats["total"] == len(numbers)
