@@ -173,11 +173,12 @@ async def _expand_page(
                 await message_store.drop_staged_chunk(conn, operation_id, chunk.chunk)
                 sources = expansion["profiles"] or expansion["audiences"]
                 finished = not chunk.more and (canceled or not sources)
+                # The accept counted staged recipients in the total already.
                 await store.advance_expansion(
                     conn,
                     operation_id,
                     cursor=state.expansion_cursor,
-                    added=added,
+                    added=0,
                     finished=finished,
                     now=now,
                 )

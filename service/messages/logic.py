@@ -133,7 +133,9 @@ async def accept_send(
                 content=plan.content,
                 sender=plan.senders[0] if plan.senders else {},
                 validity_period=plan.validity_period,
-                total=len(records),
+                # Staged recipients count from the accept on (operations.logic.present_operation
+                # shows those not made into messages yet as waiting).
+                total=len(plan.recipients) if staged else len(records),
                 now=now,
                 status_callback=request.status_callback,
                 status_callback_secret=ids.signing_secret() if request.status_callback else None,

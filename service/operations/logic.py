@@ -31,19 +31,40 @@ OPERATION_STATUSES: tuple[str, ...] = get_args(OperationStatus)
 
 
 def present_operation(row: store.OperationRow) -> OperationRead:
+    # A large send's staged recipients not made into messages yet (messages/logic.accept_send)
+    # are in the total; each is waiting, as its message will be: scheduled, queued, or canceled
+    # once the send is. So the eight counts sum to the total at every poll.
+    counted = (
+        row.scheduled
+        + row.queued
+        + row.sent
+        + row.delivered
+        + row.read
+        + row.undelivered
+        + row.failed
+        + row.canceled
+    )
+    waiting = max(0, row.total - counted)
+    scheduled, queued, canceled = row.scheduled, row.queued, row.canceled
+    if row.status == "CANCELED":
+        canceled += waiting
+    elif row.status == "SCHEDULED":
+        scheduled += waiting
+    else:
+        queued += waiting
     stats = OperationStats(
         total=row.total,
         recipients=row.total,
         attempts=row.attempts,
         unaddressable=row.unaddressable,
-        scheduled=row.scheduled,
-        queued=row.queued,
+        scheduled=scheduled,
+        queued=queued,
         sent=row.sent,
         delivered=row.delivered,
         read=row.read,
         undelivered=row.undelivered,
         failed=row.failed,
-        canceled=row.canceled,
+        canceled=canceled,
     )
     return OperationRead(
         id=ids.encode(ids.OPERATION, row.id),

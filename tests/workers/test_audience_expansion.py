@@ -565,15 +565,20 @@ async def test_a_large_send_is_staged_then_made_into_one_message_per_recipient(
     assert key is not None
     await redis.flushdb()  # no dispatch job: the test expands a page at a time itself
     assert await staged_chunks(pool, key) == 2
+    # Counted from the accept on: waiting (QUEUED, as their messages will be).
     accepted = await operation(client, operation_id)
-    assert (accepted["status"], accepted["stats"]["total"]) == ("PROCESSING", 0)
+    assert accepted["status"] == "PROCESSING"
+    assert accepted["stats"]["total"] == accepted["stats"]["queued"] == STAGED
+    assert await pool.fetchval("SELECT count(*) FROM messages WHERE operation_id = $1", key) == 0
 
     first_page = await expansion.expand_operation(pool, key, clock=system_clock, max_pages=1)
     assert first_page == messages_logic.STAGED_CHUNK
     assert await staged_chunks(pool, key) == 1
     during = await operation(client, operation_id)
     assert during["status"] == "PROCESSING"
-    assert during["stats"]["total"] == during["stats"]["queued"] == first_page
+    assert during["stats"]["total"] == during["stats"]["queued"] == STAGED
+    made = await pool.fetchval("SELECT count(*) FROM messages WHERE operation_id = $1", key)
+    assert made == first_page
 
     rest = await expansion.expand_operation(pool, key, clock=system_clock)
     assert rest == STAGED - first_page
@@ -613,6 +618,9 @@ async def test_a_large_send_canceled_before_its_expansion_counts_every_recipient
     for operation_id in (before, between):
         canceled = await client.post(f"/v1/Messages/Operations/{operation_id}/Cancel")
         assert canceled.status_code == 202, canceled.text
+        # Every recipient counts as canceled at once, made into a message yet or not.
+        stats = (await operation(client, operation_id))["stats"]
+        assert stats["total"] == stats["canceled"] == STAGED
     # The workers' periodic look for expansions (a dispatch would do it too) makes the rest,
     # canceled.
     assert await expansion.expand_pending(pool, clock=system_clock) == 2 * STAGED - made
@@ -652,10 +660,12 @@ async def test_a_worker_killed_mid_staged_expansion_loses_and_repeats_nothing(
         held = conn.transaction()
         await held.start()
         state = await conn.fetchrow(
-            "SELECT expanding, total FROM operations WHERE id = $1 FOR UPDATE", key
+            "SELECT expanding, (SELECT count(*) FROM messages WHERE operation_id = $1) AS made"
+            " FROM operations WHERE id = $1 FOR UPDATE",
+            key,
         )
         assert state["expanding"], "the expansion ended before the kill"
-        assert 0 < state["total"] < len(numbers)
+        assert 0 < state["made"] < len(numbers)
 
         async def waiting_on_the_row() -> bool:
             waiting = await conn.fetchval(
@@ -688,3 +698,27 @@ async def test_a_worker_killed_mid_staged_expansion_loses_and_repeats_nothing(
     assert sorted(m["to"] for m in sent) == sorted(numbers)  # each handed over exactly once
     stats = (await operation(client, operation_id))["stats"]
     assert stats["recipients"] == stats["total"] == len(numbers)
+
+
+async def test_a_large_scheduled_send_waits_as_scheduled_before_and_after_its_expansion(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, redis: Redis
+) -> None:
+    send_at = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    operation_id = await send(
+        client,
+        staged_numbers(15558940000),
+        schedule={"sendAt": [send_at.isoformat().replace("+00:00", "Z")]},
+    )
+    key = ids.decode(ids.OPERATION, operation_id)
+    assert key is not None
+    await redis.flushdb()  # no dispatch job: the test expands itself
+    for expanded in (False, True):
+        if expanded:
+            assert await expansion.expand_operation(pool, key, clock=system_clock) == STAGED
+        got = await operation(client, operation_id)
+        assert got["status"] == "SCHEDULED"
+        assert got["stats"]["total"] == got["stats"]["scheduled"] == STAGED
+    rows = await pool.fetch(
+        "SELECT DISTINCT status, scheduled_for FROM messages WHERE operation_id = $1", key
+    )
+    assert [(r["status"], r["scheduled_for"]) for r in rows] == [("SCHEDULED", send_at)]

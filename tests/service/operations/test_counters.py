@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from service import ids
+from service.messages.logic import STAGED_OVER
 from service.retention import logic as retention
 from service.settings import Settings
 from tests.support.api import operation, register_sender, send
@@ -118,10 +119,11 @@ async def test_counters_follow_sends_receipts_cancels_opt_outs_and_retention(
         {"address": "+15558675411", "channel": "WHATSAPP"},
     ]
     sent = await send(client, mixed, **sender)
-    # One COPY of many rows, left scheduled; then canceled.
+    # One COPY of many rows (as many as a send stores at once, not staged), left scheduled;
+    # then canceled.
     many = await send(
         client,
-        [f"+1555{n:07d}" for n in range(2_000)],
+        [f"+1555{n:07d}" for n in range(STAGED_OVER)],
         schedule={"sendAt": [in_an_hour()]},
     )
     # Scheduled to the handset and another: its STOP cancels one of them.
@@ -139,7 +141,7 @@ async def test_counters_follow_sends_receipts_cancels_opt_outs_and_retention(
     assert (await client.post(f"/v1/Messages/Operations/{many}/Cancel")).status_code == 202
     await handset_says(sandbox, handset, number, "STOP")
     await assert_api_agrees(client, pool, everything)
-    assert (await operation(client, many))["stats"]["canceled"] == 2_000
+    assert (await operation(client, many))["stats"]["canceled"] == STAGED_OVER
     assert (await operation(client, waiting))["stats"]["canceled"] == 1
 
     # Retention takes every operation with nothing left to send, and their counter rows.
