@@ -21,6 +21,7 @@ from schemas.webhooks import DeliveriesPage, WebhookRead
 from service.console import present
 from service.errors import NotFound
 from service.events import logic as events
+from service.events import store as event_store
 from service.events.feed import Feed
 from service.messages import logic as messages
 from service.metrics import logic as metrics
@@ -70,7 +71,8 @@ async def follow_progress(
     most every UPDATE_INTERVAL_S while events pour in and once more whenever its stream has
     caught up, so the last state is always shown.
     """
-    start = await events.take_mark(pool)
+    # Only where the sequence stands: nothing waits for it to settle.
+    start = await event_store.last_event_id(pool)
     wanted = list(dict.fromkeys(operation_ids))[:MAX_LIVE_OPERATIONS]
     inbox: Inbox = asyncio.Queue()
     followed: list[str] = []
@@ -86,7 +88,7 @@ async def follow_progress(
                     feed,
                     account_sid=account_sid,
                     operation_id=operation_id,
-                    last_event_id=str(start.last_id),
+                    last_event_id=str(start),
                     base_url=base_url,
                     caught_up=_caught_up_reporting(inbox, operation_id),
                 )

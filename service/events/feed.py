@@ -5,7 +5,8 @@ thousand listeners made thousands of statements a second. The feed reads for all
 task, in rounds, each round a handful of statements whatever the number of listeners:
 
 - the settled mark (service/events/logic.py): is the pending mark settled? if events were
-  written since the last one, take a new one (settled at once when no transaction is running);
+  written since the last one, take a new one (settled at once when every transaction that may
+  still add an event up to it has ended);
 - one read of the new settled events of every followed operation (`feed_events`), handed to
   each subscriber of the operation (its buffer, then its stream);
 - one look at which followed operations have finished (those that had events, those newly
@@ -143,6 +144,7 @@ class Feed:
         self._cursor: int | None = None
         self._horizon: int | None = None
         self._pending: tuple[int, int] | None = None  # a mark: (last event id, xmax)
+        self._marked = 0  # the last event id of the latest mark, settled or not
         self._settle_tries = 0
         # Events may have been written since the last mark.
         self._dirty = True
@@ -212,6 +214,11 @@ class Feed:
     def cursor(self) -> int | None:
         """Events up to here have been handed out (None until the feed's first mark settled)."""
         return self._cursor
+
+    @property
+    def marked(self) -> int:
+        """The last event id of the latest mark taken, settled or not (0 before the first)."""
+        return self._marked
 
     @property
     def subscribers(self) -> int:
@@ -322,9 +329,9 @@ class Feed:
             if self._pending is None and self._wants_mark():
                 # Taken after the look at the finished ones: it covers their last events.
                 self._dirty = False
-                last_id = await self._q(store.last_event_id(conn))
-                xmin, xmax = await self._q(store.snapshot_bounds(conn))
-                if xmin >= xmax:
+                last_id, xmax = await self._q(store.take_mark(conn))
+                self._marked = last_id
+                if await self._q(store.settled(conn, xmax)):
                     self._settle(last_id)
                     self._to_check |= await self._read(conn)
                 else:

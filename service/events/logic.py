@@ -2,12 +2,15 @@
 
 Ordering. Event ids come from a sequence, handed out when a row is inserted, but transactions
 commit in another order: a reader that saw id 101 committed may later find 100 appear. So
-readers never read past a *settled mark*: the sequence's last value S read first, then the
-snapshot's xmax X in a later statement. Every transaction that took an id up to S had its xid
-before X; once the oldest running xid is at least X (all of them ended), no row with an id up
-to S can still appear. Readers keep one mark pending and read up to the last settled one, so
-what they hand out is gap-free and never reordered. A long transaction delays events (never
-loses them).
+readers never read past a *settled mark*: the sequence's last value S read first, then an xid
+X of the reader's own, assigned after that read and ended at once (queries.sql take_mark).
+Every transaction that took an id up to S already had its xid (the triggers write events after
+the row they describe), so below X; once the oldest running xid is at least X (all of them
+ended), no row with an id up to S can still appear. X is not the snapshot's xmax: that is one
+past the latest completed xid, and a writer still running with a newer xid is neither below
+it nor listed as running, so such a mark settled at once and its rows were skipped. Readers
+keep one mark pending and read up to the last settled one, so what they hand out is gap-free
+and never reordered. A long transaction delays events (never loses them).
 """
 
 from __future__ import annotations
@@ -51,8 +54,9 @@ class Mark(msgspec.Struct, frozen=True):
 
 
 async def take_mark(conn: store.Connection) -> Mark:
-    last_id = await store.last_event_id(conn)
-    return Mark(last_id, await store.snapshot_xmax(conn))
+    """A mark, taken outside any transaction (its xmax is an xid of its own)."""
+    last_id, xmax = await store.take_mark(conn)
+    return Mark(last_id, xmax)
 
 
 async def is_settled(conn: store.Connection, mark: Mark) -> bool:

@@ -1,13 +1,24 @@
 -- name: last_event_id
 -- The sequence's last value, read outside any snapshot (sequences are not transactional): every
 -- event row with an id up to it has been inserted or is being inserted by a transaction that
--- already has its xid. Read before the snapshot of take_snapshot_xmax.
+-- already has its xid (the triggers insert events after the row they describe).
 SELECT coalesce(pg_sequence_last_value('events_id_seq'), 0);
 
--- name: snapshot_xmax
--- Run as its own statement after last_event_id: every transaction that could still add an
--- event up to that id has an xid below this.
-SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint;
+-- name: take_mark
+-- A mark (service/events/logic.py): last_event_id, then an xid of the reader's own, assigned
+-- after that read (the MATERIALIZED CTE is scanned before the outer SELECT computes its
+-- columns), so above the xid of every transaction that took an id up to last_id. Not the
+-- snapshot's xmax: that is one past the latest *completed* xid, and a transaction that took
+-- ids and is still running with a newer xid is neither below it nor listed in the snapshot (a
+-- mark bounded by it settled at once and its readers skipped the rows that transaction then
+-- committed). Run outside any transaction: the xid is this statement's, ended with it. It
+-- orders nothing durable, so its commit does not wait for the WAL flush.
+WITH events_sequence AS MATERIALIZED (
+    SELECT coalesce(pg_sequence_last_value('events_id_seq'), 0) AS last_id
+)
+SELECT last_id, pg_current_xact_id()::text::bigint AS xmax,
+       set_config('synchronous_commit', 'off', true) AS synchronous_commit
+FROM events_sequence;
 
 -- name: settled
 -- Whether every transaction with an xid below $1 has ended (committed or rolled back).
@@ -51,12 +62,6 @@ FROM operations o WHERE o.id = $1 AND o.account_sid = $2;
 -- name: delete_operations_events
 -- Retention: the events of operations being deleted (events_operation_idx).
 DELETE FROM events WHERE operation_id = ANY($1::uuid[]);
-
--- name: snapshot_bounds
--- The snapshot's xmin and xmax in one statement: a mark (last_event_id, then this xmax) is
--- settled at once when xmin = xmax, that is when no transaction was running.
-SELECT pg_snapshot_xmin(s)::text::bigint AS xmin, pg_snapshot_xmax(s)::text::bigint AS xmax
-FROM pg_current_snapshot() AS s;
 
 -- name: feed_events
 -- The feed's read: the events after $2 up to $3 of every operation followed in this process,

@@ -41,9 +41,10 @@ async def last_event_id(conn: Connection) -> int:
     return value
 
 
-async def snapshot_xmax(conn: Connection) -> int:
-    value: int = await conn.fetchval(Q.snapshot_xmax)
-    return value
+async def take_mark(conn: Connection) -> tuple[int, int]:
+    """A mark's (last event id, xid bound); outside any transaction (queries.sql)."""
+    row = await conn.fetchrow(Q.take_mark)
+    return int(row["last_id"]), int(row["xmax"])
 
 
 async def settled(conn: Connection, xmax: int) -> bool:
@@ -86,12 +87,6 @@ async def operation_finished(
 
 async def delete_operations_events(conn: Connection, operation_ids: Sequence[uuid.UUID]) -> None:
     await conn.execute(Q.delete_operations_events, list(operation_ids))
-
-
-async def snapshot_bounds(conn: Connection) -> tuple[int, int]:
-    """The current snapshot's (xmin, xmax)."""
-    row = await conn.fetchrow(Q.snapshot_bounds)
-    return int(row["xmin"]), int(row["xmax"])
 
 
 async def feed_events(

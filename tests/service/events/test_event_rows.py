@@ -115,6 +115,33 @@ async def test_a_mark_settles_once_every_earlier_writer_has_ended(
         await late.close()
 
 
+async def test_a_mark_waits_for_the_newest_writer_too(
+    pool: asyncpg.Pool, settings: Settings
+) -> None:
+    sid = (await accounts.create_account(pool, "newest")).account_sid
+    operation_id, _ = await messages.accept_send(pool, account_sid=sid, request=request(1), now=NOW)
+    writer = await asyncpg.connect(settings.database_url)
+    try:
+        # The writer has the newest xid and nothing commits after it: the snapshot's xmax (one
+        # past the latest completed xid) is then the writer's own xid, and the snapshot does
+        # not list it as running. A mark bounded by that xmax settled at once.
+        tx = writer.transaction()
+        await tx.start()
+        await writer.execute(
+            "UPDATE messages SET status = 'SENT' WHERE operation_id = $1", operation_id
+        )
+        written = await writer.fetchval("SELECT max(id) FROM events")
+        mark = await events.take_mark(pool)
+        assert mark.last_id == written
+        assert not await events.is_settled(pool, mark), "the writer may still commit its event"
+        await tx.commit()
+        assert await events.is_settled(pool, mark)
+        rows = await store.operation_events(pool, operation_id, 0, mark.last_id, 100)
+        assert [r.type for r in rows][-1] == "message.sent"
+    finally:
+        await writer.close()
+
+
 async def test_fanning_out_again_adds_no_deliveries(
     pool: asyncpg.Pool,
     settings: Settings,

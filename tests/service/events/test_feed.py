@@ -306,6 +306,55 @@ async def test_a_stream_that_falls_behind_catches_up_from_the_database(
         await feed.stop()
 
 
+async def test_events_of_a_writer_still_running_when_the_feed_marks_are_not_skipped(
+    pool: asyncpg.Pool, settings: Settings
+) -> None:
+    tenant = await new_tenant(pool, "running")
+    operation = await new_operation(pool, tenant, 1)
+    # Polling: it takes a mark every round, with no notification (no commit) to prompt it.
+    nowhere = f"postgresql://postgres@127.0.0.1:{devstack.free_port()}/nothing"
+    feed = Feed(pool, nowhere, poll_s=0.1, timeout_s=settings.db_timeout_s)
+    feed.start()
+    writer = await asyncpg.connect(settings.database_url)
+    try:
+        stream = await events.open_operation_stream(
+            pool,
+            feed,
+            account_sid=tenant.account_sid,
+            operation_id=ids.encode(ids.OPERATION, operation),
+            last_event_id=None,
+            base_url=settings.public_base_url,
+        )
+        received: list[int] = []
+
+        async def read() -> None:
+            async for event in stream:
+                if event is not None:
+                    received.append(int(event.id))
+
+        reading = asyncio.create_task(read())
+        await until(lambda: len(received) == 2 and feed.subscribers == 1, "the first events")
+        # The writer takes an event id and stays open, and nothing commits after it: its xid
+        # is not below the snapshot's xmax (one past the latest completed xid), and no snapshot
+        # lists it as running. The feed marks past its event meanwhile.
+        transaction = writer.transaction()
+        await transaction.start()
+        await writer.execute(
+            "UPDATE messages SET status = 'SENT' WHERE operation_id = $1", operation
+        )
+        written = await writer.fetchval("SELECT max(id) FROM events")
+        await until(lambda: feed.marked >= written, "a mark past the running writer's event")
+        await transaction.commit()
+
+        await set_status(pool, [operation], "DELIVERED")
+        await complete(pool, [operation])
+        await asyncio.wait_for(reading, DEADLINE_S)
+        assert received == await event_ids(pool, operation), "the SENT event too"
+    finally:
+        await writer.close()
+        await feed.stop()
+
+
 async def test_a_feed_that_cannot_listen_polls(pool: asyncpg.Pool, settings: Settings) -> None:
     tenant = await new_tenant(pool, "deaf")
     operation = await new_operation(pool, tenant, 2)
