@@ -6,7 +6,10 @@ expanding, cancels, and a worker killed mid-expansion losing and repeating nothi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import signal
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -416,6 +419,42 @@ async def wait_for(
         await asyncio.sleep(0.01)
 
 
+@contextlib.asynccontextmanager
+async def killed_waiting_on_the_row(
+    pool: asyncpg.Pool, worker: subprocess.Popen[bytes]
+) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction for the caller to lock the operation row in (FOR UPDATE); once the worker's
+    next page waits for that row inside its own transaction, the worker is killed there, then
+    the row is let go."""
+    async with pool.acquire() as conn:
+        held = conn.transaction()
+        await held.start()
+        yield conn
+
+        async def waiting_on_the_row() -> bool:
+            waiting = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return int(waiting) > 0
+
+        await wait_for(waiting_on_the_row, "the worker's next page to wait for the row")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        await held.rollback()
+
+
+async def settled(pool: asyncpg.Pool, key: Any) -> bool:
+    """The operation's expansion is over and none of its messages is waiting."""
+    row = await pool.fetchrow(
+        "SELECT o.expanding, (SELECT count(*) FROM messages m"
+        " WHERE m.operation_id = o.id AND m.due_at IS NOT NULL) AS waiting"
+        " FROM operations o WHERE o.id = $1",
+        key,
+    )
+    return not row["expanding"] and row["waiting"] == 0
+
+
 async def test_a_worker_killed_mid_expansion_loses_and_repeats_nothing(
     client: httpx.AsyncClient,
     sandbox: httpx.AsyncClient,
@@ -448,39 +487,15 @@ async def test_a_worker_killed_mid_expansion_loses_and_repeats_nothing(
     await wait_for(first_page_in, "the first page of the expansion")
     # The operation row is held here, so the worker's next page waits inside its transaction,
     # and is killed there: nothing of that page may stay, nothing before it may repeat.
-    async with pool.acquire() as conn:
-        held = conn.transaction()
-        await held.start()
+    async with killed_waiting_on_the_row(pool, worker) as conn:
         state = await conn.fetchrow(
             "SELECT expanding, total FROM operations WHERE id = $1 FOR UPDATE", key
         )
         assert state["expanding"], "the expansion ended before the kill: make the audience larger"
         assert 0 < state["total"] < KILLED_AUDIENCE
 
-        async def waiting_on_the_row() -> bool:
-            waiting = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            return int(waiting) > 0
-
-        await wait_for(waiting_on_the_row, "the worker's next page to wait for the row")
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        await held.rollback()
-
     workers.start()
-
-    async def settled() -> bool:
-        row = await pool.fetchrow(
-            "SELECT o.expanding, (SELECT count(*) FROM messages m"
-            " WHERE m.operation_id = o.id AND m.due_at IS NOT NULL) AS waiting"
-            " FROM operations o WHERE o.id = $1",
-            key,
-        )
-        return not row["expanding"] and row["waiting"] == 0
-
-    await wait_for(settled, "the expansion and every send to finish")
+    await wait_for(functools.partial(settled, pool, key), "the expansion and every send to finish")
 
     numbers = sorted(f"+{15558800000 + n}" for n in range(KILLED_AUDIENCE))
     rows = await pool.fetch("SELECT address FROM messages WHERE operation_id = $1", key)
@@ -656,9 +671,7 @@ async def test_a_worker_killed_mid_staged_expansion_loses_and_repeats_nothing(
         return await staged_chunks(pool, key) < 3
 
     await wait_for(first_chunk_in, "the first chunk of the expansion")
-    async with pool.acquire() as conn:
-        held = conn.transaction()
-        await held.start()
+    async with killed_waiting_on_the_row(pool, worker) as conn:
         state = await conn.fetchrow(
             "SELECT expanding, (SELECT count(*) FROM messages WHERE operation_id = $1) AS made"
             " FROM operations WHERE id = $1 FOR UPDATE",
@@ -667,30 +680,8 @@ async def test_a_worker_killed_mid_staged_expansion_loses_and_repeats_nothing(
         assert state["expanding"], "the expansion ended before the kill"
         assert 0 < state["made"] < len(numbers)
 
-        async def waiting_on_the_row() -> bool:
-            waiting = await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-            return int(waiting) > 0
-
-        await wait_for(waiting_on_the_row, "the worker's next page to wait for the row")
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        await held.rollback()
-
     workers.start()
-
-    async def settled() -> bool:
-        row = await pool.fetchrow(
-            "SELECT o.expanding, (SELECT count(*) FROM messages m"
-            " WHERE m.operation_id = o.id AND m.due_at IS NOT NULL) AS waiting"
-            " FROM operations o WHERE o.id = $1",
-            key,
-        )
-        return not row["expanding"] and row["waiting"] == 0
-
-    await wait_for(settled, "the expansion and every send to finish")
+    await wait_for(functools.partial(settled, pool, key), "the expansion and every send to finish")
     rows = await pool.fetch("SELECT address FROM messages WHERE operation_id = $1", key)
     assert sorted(r["address"] for r in rows) == sorted(numbers), workers.tail()
     ledger = (await sandbox.get("/sandbox/messages")).json()["messages"]
